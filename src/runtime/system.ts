@@ -1,0 +1,101 @@
+// The actor system as seen from the main thread: it starts one worker thread
+// per named host, joins every pair of hosts (main included) with a
+// MessageChannel, and runs host 0 on the main thread itself. Control goes
+// through comlink; actor messages go over the channels as protobuf bytes.
+import { MessageChannel, Worker } from 'node:worker_threads';
+import * as path from 'node:path';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/umd/node-adapter';
+import { HostRuntime, type HostStats } from './host';
+import { loadCatalog, type HostControl, type HostWorkerData } from './catalog';
+import type { ActorRef, MessageClass, SpawnOptions } from './types';
+
+export interface SystemOptions {
+  /** Worker-thread hosts to start; the main thread is host 0, named "main". */
+  hosts: string[];
+  /** Absolute path of the generated protobuf module. */
+  protocolModule: string;
+  /** Absolute paths of modules exporting `behaviors`. */
+  catalogModules: string[];
+  log?: (line: string) => void;
+}
+
+interface WorkerHost {
+  worker: Worker;
+  control: Comlink.Remote<HostControl>;
+  exited: Promise<void>;
+}
+
+export class ActorSystem {
+  private closed = false;
+
+  private constructor(readonly main: HostRuntime, private readonly workers: WorkerHost[]) {}
+
+  static async start(options: SystemOptions): Promise<ActorSystem> {
+    const hostNames = ['main', ...options.hosts];
+    const { registry, behaviors } = loadCatalog(options.protocolModule, options.catalogModules);
+    const main = new HostRuntime(0, hostNames, registry, behaviors, options.log);
+    const workers: WorkerHost[] = options.hosts.map((_name, i) => {
+      const data: HostWorkerData = {
+        index: i + 1, hostNames, protocolModule: options.protocolModule, catalogModules: options.catalogModules,
+      };
+      const worker = new Worker(path.join(__dirname, 'host-worker.js'), { workerData: data });
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.on('error', (err) => main.log(`[runtime] host ${hostNames[i + 1]} failed: ${err.stack ?? err.message}`));
+      return { worker, control: Comlink.wrap<HostControl>(nodeEndpoint(worker)), exited };
+    });
+    // Join every pair of hosts with a channel of their own.
+    const joins: Promise<void>[] = [];
+    for (let a = 0; a < hostNames.length; a++) {
+      for (let b = a + 1; b < hostNames.length; b++) {
+        const { port1, port2 } = new MessageChannel();
+        if (a === 0) main.connect(b, port1);
+        else joins.push(workers[a - 1]!.control.connect(b, Comlink.transfer(port1, [port1])));
+        joins.push(workers[b - 1]!.control.connect(a, Comlink.transfer(port2, [port2])));
+      }
+    }
+    await Promise.all(joins);
+    return new ActorSystem(main, workers);
+  }
+
+  spawn<T, P>(behavior: string, props: P, options: SpawnOptions = {}): ActorRef<T> {
+    return this.main.spawn<T, P>(behavior, props, options);
+  }
+
+  tell<T>(to: ActorRef<T>, message: T): void {
+    this.main.tell(undefined, to, message);
+  }
+
+  ask<T, R>(to: ActorRef<T>, message: T, reply: MessageClass<R>, timeoutMs: number): Promise<R> {
+    return this.main.ask(undefined, to, message, reply, timeoutMs);
+  }
+
+  stop(ref: ActorRef): void {
+    this.main.stopActor(ref);
+  }
+
+  async stats(): Promise<HostStats[]> {
+    const remote = await Promise.all(this.workers.map((w) => w.control.stats()));
+    return [this.main.stats(), ...remote];
+  }
+
+  /** Stops every actor on every host, then ends the worker threads. */
+  async shutdown(graceMs = 3000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => withTimeout(w.control.shutdown(), graceMs).catch(() => undefined)));
+    await this.main.shutdown();
+    for (const w of this.workers) {
+      w.control[Comlink.releaseProxy]();
+      await w.worker.terminate();
+      await w.exited;
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}
