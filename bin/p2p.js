@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The `p2p` command: p2p tracker | peer | demo. Runs the compiled TypeScript.
+'use strict';
+const path = require('node:path');
+const fs = require('node:fs');
+const entry = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
+if (!fs.existsSync(entry)) {
+  process.stderr.write('p2p: the project is not built yet; run `npm ci` (or `npm run build`) in ' +
+    path.join(__dirname, '..') + '\n');
+  process.exit(2);
+}
+require(entry).main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { process.stderr.write(`p2p: ${err && err.stack ? err.stack : err}\n`); process.exitCode = 1; },
+);

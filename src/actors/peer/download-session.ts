@@ -1,0 +1,368 @@
+// One download session per file: the seed's loop. It asks the tracker which
+// peers hold which pieces, picks the missing piece held by the fewest peers
+// (rarest first), picks one of its holders at random, and has the connection
+// to that holder fetch it; it repeats until the file is complete. To keep the
+// links busy it keeps several pieces in flight, from several peers at once,
+// each one still chosen rarest-first with a random holder.
+//
+// Accepts SessionCommand: Tick (refresh the swarm map), PieceVerified,
+// PieceCorrupt, PieceAbandoned, DownloadFinished, DownloadFailed.
+// Sends TrackerClientCommand.QuerySwarm (ask), TcpEndpointCommand.Dial (ask),
+// ConnectionCommand.FetchManifest (ask) / FetchPiece, StoreCommand.OpenDownload
+// (ask), ReplCommand.SessionProgress / SessionDone, HeartbeatCommand.AnnounceNow.
+import { randomInt } from 'node:crypto';
+import { p2p } from '../../gen/proto';
+import { defineBehavior, type ActorContext, type ActorRef } from '../../runtime';
+import { Bitfield, bitfieldFromBytes } from '../../core/bitfield';
+import { contentId as computeContentId, pieceLength, validateManifest, type ManifestData } from '../../core/manifest';
+import { hex } from '../../core/hex';
+import { pickPiece, type PeerView, type PiecePolicy } from '../../core/picker';
+import type { Rng } from '../../core/rng';
+
+type Command = p2p.v1.SessionCommand.$Properties;
+type ConnectionRef = ActorRef<p2p.v1.ConnectionCommand.$Properties>;
+
+export interface DownloadSessionProps {
+  contentIdHex: string;
+  name: string;
+  store: ActorRef<p2p.v1.StoreCommand.$Properties>;
+  tracker: ActorRef<p2p.v1.TrackerClientCommand.$Properties>;
+  endpoint: ActorRef<p2p.v1.TcpEndpointCommand.$Properties>;
+  heartbeat: ActorRef<p2p.v1.HeartbeatCommand.$Properties>;
+  observer: ActorRef<p2p.v1.ReplCommand.$Properties>;
+  policy?: PiecePolicy;
+}
+
+/** How often the swarm map is asked for again. */
+const REFRESH_MS = 1000;
+/** Pieces in flight from one peer at a time. */
+const PIECES_PER_PEER = 4;
+/** Peers this session keeps connections to. */
+const MAX_CONNECTIONS = 16;
+/** Corrupt pieces after which a peer is banned for this session. */
+const BAN_AFTER_CORRUPT = 3;
+/** Give up when no online peer has what is missing for this long. */
+const STALL_LIMIT_MS = 30_000;
+const ASK_TIMEOUT_MS = 10_000;
+const OPEN_TIMEOUT_MS = 120_000;
+const REDIAL_AFTER_MS = 3000;
+
+interface PeerState {
+  id: Uint8Array;
+  ip: string;
+  port: number;
+  have: Bitfield;
+  connection?: ConnectionRef;
+  dialing: boolean;
+  lastDialFailure: number;
+  inFlight: Set<number>;
+  corrupt: number;
+  banned: boolean;
+}
+
+const cryptoRng: Rng = { nextInt: (bound) => randomInt(bound) };
+
+export const DownloadSession = defineBehavior<Command, DownloadSessionProps>({
+  name: 'peer.DownloadSession',
+  inbox: p2p.v1.SessionCommand,
+  create: (ctx, props) => new DownloadSessionActor(ctx, props),
+});
+
+class DownloadSessionActor {
+  private readonly contentId: Buffer;
+  private manifest?: ManifestData;
+  private have?: Bitfield;
+  private readonly peers = new Map<string, PeerState>();
+  private readonly inFlight = new Map<number, string>();
+  private readonly failedPairs = new Set<string>();
+  private refreshing = false;
+  private openingManifest = false;
+  private finished = false;
+  private readonly startedAt = Date.now();
+  private lastUsefulAt = Date.now();
+  private bytesHave = 0;
+
+  constructor(private readonly ctx: ActorContext<Command>, private readonly props: DownloadSessionProps) {
+    this.contentId = Buffer.from(props.contentIdHex, 'hex');
+  }
+
+  started(): void {
+    this.ctx.every(REFRESH_MS, { refresh: {} });
+    this.ctx.tell(this.ctx.self, { refresh: {} });
+  }
+
+  receive(m: Command): void {
+    if (this.finished) return;
+    switch (m.body) {
+      case 'refresh': void this.refresh(); break;
+      case 'pieceVerified': this.onVerified(m.pieceVerified!.piece ?? 0); break;
+      case 'pieceCorrupt': this.onCorrupt(m.pieceCorrupt!.piece ?? 0, hex(m.pieceCorrupt!.peerId ?? new Uint8Array(0))); break;
+      case 'pieceAbandoned': {
+        const a = m.pieceAbandoned!;
+        this.onAbandoned(a.piece ?? 0, hex(a.peerId ?? new Uint8Array(0)), a.reason ?? '');
+        break;
+      }
+      case 'downloadFinished': this.finish(true, '', m.downloadFinished!.path ?? ''); break;
+      case 'downloadFailed': this.finish(false, m.downloadFailed!.reason ?? 'failed', ''); break;
+      default: break;
+    }
+  }
+
+  // ---- the swarm map ----
+
+  private async refresh(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const view = await this.ctx.ask(this.props.tracker, { query: { contentId: this.contentId } }, p2p.v1.SwarmView, ASK_TIMEOUT_MS);
+      if (this.finished) return;
+      if (view.error) {
+        this.report(`tracker: ${view.error}`);
+      } else {
+        this.applyView(view);
+      }
+      if (!this.manifest) await this.obtainManifest();
+      this.connectToHolders();
+      this.fill();
+      this.checkStall();
+    } catch (err) {
+      this.report((err as Error).message);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private applyView(view: p2p.v1.SwarmView.$Properties): void {
+    const file = view.files?.[0];
+    const pieceTotal = file?.pieceCount ?? this.have?.length ?? 0;
+    const seen = new Set<string>();
+    for (const p of view.peers ?? []) {
+      const idHex = hex(p.peerId ?? new Uint8Array(0));
+      let have: Bitfield;
+      try {
+        have = bitfieldFromBytes(pieceTotal, p.have ?? undefined, !!p.complete);
+      } catch {
+        continue; // a holder announced a bitfield of the wrong size: skip it
+      }
+      seen.add(idHex);
+      const known = this.peers.get(idHex);
+      if (known) {
+        known.have = have;
+        known.ip = p.ip ?? known.ip;
+        known.port = p.port ?? known.port;
+      } else {
+        this.peers.set(idHex, {
+          id: p.peerId ?? new Uint8Array(0), ip: p.ip ?? '', port: p.port ?? 0, have, dialing: false,
+          lastDialFailure: 0, inFlight: new Set(), corrupt: 0, banned: false,
+        });
+      }
+    }
+    // A peer the tracker no longer lists keeps its slot only while connected.
+    for (const [idHex, peer] of this.peers) {
+      if (!seen.has(idHex) && !peer.connection && !peer.dialing) this.peers.delete(idHex);
+    }
+  }
+
+  /** Fetches the manifest from a random holder and checks it against the content id. */
+  private async obtainManifest(): Promise<void> {
+    if (this.openingManifest) return;
+    const holders = [...this.peers.values()].filter((p) => !p.banned && p.have.count() > 0);
+    if (holders.length === 0) return;
+    this.openingManifest = true;
+    const peer = holders[randomInt(holders.length)]!;
+    try {
+      const connection = await this.connect(peer);
+      if (!connection) return;
+      const r = await this.ctx.ask(connection, { fetchManifest: { contentId: this.contentId } }, p2p.v1.ManifestResult, ASK_TIMEOUT_MS);
+      if (!r.found || !r.manifest) return;
+      const manifest: ManifestData = {
+        name: r.manifest.name ?? '', size: r.manifest.size ?? 0, pieceSize: r.manifest.pieceSize ?? 0,
+        pieceHashes: r.manifest.pieceHashes ?? [],
+      };
+      validateManifest(manifest);
+      if (!Buffer.from(computeContentId(manifest)).equals(this.contentId)) {
+        this.ban(peer, 'sent a manifest that does not match the content id');
+        return;
+      }
+      const opened = await this.ctx.ask(this.props.store, { openDownload: { contentId: this.contentId, manifest: r.manifest } },
+        p2p.v1.DownloadOpened, OPEN_TIMEOUT_MS);
+      if (opened.error) {
+        this.finish(false, opened.error, '');
+        return;
+      }
+      this.manifest = manifest;
+      this.have = bitfieldFromBytes(manifest.pieceHashes.length, opened.have ?? undefined, !!opened.complete);
+      this.bytesHave = this.have.missing().length === 0 ? manifest.size : this.countBytes();
+      if (opened.complete) this.finish(true, '', opened.path ?? '');
+      else this.report('');
+    } catch (err) {
+      this.report(`manifest from ${peer.ip}:${peer.port}: ${(err as Error).message}`);
+    } finally {
+      this.openingManifest = false;
+    }
+  }
+
+  private countBytes(): number {
+    let bytes = 0;
+    for (let i = 0; i < this.have!.length; i++) if (this.have!.has(i)) bytes += pieceLength(this.manifest!, i);
+    return bytes;
+  }
+
+  // ---- connections ----
+
+  private async connect(peer: PeerState): Promise<ConnectionRef | undefined> {
+    if (peer.connection) return peer.connection;
+    if (peer.dialing || Date.now() - peer.lastDialFailure < REDIAL_AFTER_MS) return undefined;
+    peer.dialing = true;
+    try {
+      const r = await this.ctx.ask(this.props.endpoint, { dial: { peerId: peer.id, ip: peer.ip, port: peer.port } }, p2p.v1.DialResult, ASK_TIMEOUT_MS);
+      if (r.error || !r.connection) throw new Error(r.error || 'no connection');
+      peer.connection = r.connection as ConnectionRef;
+      return peer.connection;
+    } catch (err) {
+      peer.lastDialFailure = Date.now();
+      this.report(`${peer.ip}:${peer.port}: ${(err as Error).message}`);
+      return undefined;
+    } finally {
+      peer.dialing = false;
+    }
+  }
+
+  /** Opens connections to holders of pieces we lack, up to the limit. */
+  private connectToHolders(): void {
+    if (!this.have) return;
+    let open = [...this.peers.values()].filter((p) => p.connection || p.dialing).length;
+    for (const peer of this.peers.values()) {
+      if (open >= MAX_CONNECTIONS) break;
+      if (peer.connection || peer.dialing || peer.banned || !this.hasSomethingWeLack(peer)) continue;
+      open++;
+      void this.connect(peer).then((c) => { if (c) this.fill(); });
+    }
+  }
+
+  private hasSomethingWeLack(peer: PeerState): boolean {
+    for (const i of this.have!.missing()) if (peer.have.has(i)) return true;
+    return false;
+  }
+
+  // ---- picking ----
+
+  /** Fills every free request slot: rarest missing piece, random holder. */
+  private fill(): void {
+    if (!this.have || !this.manifest || this.finished) return;
+    const views: PeerView[] = [];
+    for (const [peerId, p] of this.peers) views.push({ peerId, have: p.have });
+    const inFlight = new Set(this.inFlight.keys());
+    for (;;) {
+      const pick = pickPiece({
+        have: this.have,
+        inFlight,
+        peers: views,
+        canTake: (id) => {
+          const p = this.peers.get(id);
+          return !!p && !!p.connection && !p.banned && p.inFlight.size < PIECES_PER_PEER;
+        },
+        exclude: (id, piece) => this.failedPairs.has(`${id}:${piece}`),
+      }, cryptoRng, this.props.policy ?? 'rarest');
+      if (!pick) break;
+      const peer = this.peers.get(pick.peerId)!;
+      inFlight.add(pick.piece);
+      this.inFlight.set(pick.piece, pick.peerId);
+      peer.inFlight.add(pick.piece);
+      this.ctx.tell(peer.connection!, {
+        fetchPiece: {
+          contentId: this.contentId, piece: pick.piece, length: pieceLength(this.manifest, pick.piece),
+          session: this.ctx.self, store: this.props.store,
+        },
+      });
+    }
+  }
+
+  private release(piece: number): string | undefined {
+    const peerId = this.inFlight.get(piece);
+    if (peerId === undefined) return undefined;
+    this.inFlight.delete(piece);
+    this.peers.get(peerId)?.inFlight.delete(piece);
+    return peerId;
+  }
+
+  private onVerified(piece: number): void {
+    if (!this.have || this.have.has(piece)) return;
+    this.release(piece);
+    this.have.set(piece);
+    this.bytesHave += pieceLength(this.manifest!, piece);
+    this.lastUsefulAt = Date.now();
+    this.report('');
+    this.fill();
+  }
+
+  private onCorrupt(piece: number, peerId: string): void {
+    this.release(piece);
+    this.failedPairs.add(`${peerId}:${piece}`);
+    const peer = this.peers.get(peerId);
+    if (peer && ++peer.corrupt >= BAN_AFTER_CORRUPT) this.ban(peer, `${peer.corrupt} pieces failed their hash`);
+    else this.report(`piece ${piece} from ${peer ? `${peer.ip}:${peer.port}` : 'a peer'} failed its hash; fetching it again`);
+    this.fill();
+  }
+
+  private onAbandoned(piece: number, peerId: string, reason: string): void {
+    if (this.inFlight.get(piece) === peerId) this.release(piece);
+    const peer = this.peers.get(peerId);
+    if (peer && /closed|stopped/.test(reason)) {
+      peer.connection = undefined;
+      for (const p of [...peer.inFlight]) this.release(p);
+    } else if (peer && reason) {
+      this.failedPairs.add(`${peerId}:${piece}`);
+    }
+    this.fill();
+  }
+
+  private ban(peer: PeerState, why: string): void {
+    peer.banned = true;
+    for (const p of [...peer.inFlight]) this.release(p);
+    if (peer.connection) this.ctx.tell(peer.connection, { close: {} });
+    peer.connection = undefined;
+    this.report(`banned ${peer.ip}:${peer.port} for this download: ${why}`);
+  }
+
+  private checkStall(): void {
+    const idle = Date.now() - this.lastUsefulAt;
+    if (this.inFlight.size > 0 || idle < STALL_LIMIT_MS) return;
+    if (!this.manifest) {
+      const online = [...this.peers.values()].filter((p) => !p.banned).length;
+      this.finish(false, online === 0 ? 'no peer online holds this file' : 'could not get the file\'s manifest from any holder', '');
+      return;
+    }
+    const missing = this.have!.missing();
+    const unheld = missing.filter((i) => ![...this.peers.values()].some((p) => !p.banned && p.have.has(i)));
+    if (unheld.length > 0) {
+      this.finish(false, `${unheld.length} missing piece(s) are held by no peer online (first: ${unheld[0]})`, '');
+    }
+  }
+
+  // ---- reporting ----
+
+  private report(note: string): void {
+    const m = this.manifest;
+    this.ctx.tell(this.props.observer, {
+      progress: {
+        contentId: this.contentId, name: m?.name ?? this.props.name, piecesHave: this.have?.count() ?? 0,
+        pieceCount: this.have?.length ?? 0, bytesHave: this.bytesHave, size: m?.size ?? 0,
+        peers: [...this.peers.values()].filter((p) => p.connection).length, note,
+      },
+    });
+  }
+
+  private finish(ok: boolean, reason: string, path: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (ok) this.ctx.tell(this.props.heartbeat, { announceNow: {} });
+    this.ctx.tell(this.props.observer, {
+      done: {
+        contentId: this.contentId, name: this.manifest?.name ?? this.props.name, ok, reason, path,
+        seconds: (Date.now() - this.startedAt) / 1000,
+      },
+    });
+    this.ctx.stop();
+  }
+}

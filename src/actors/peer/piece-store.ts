@@ -1,0 +1,355 @@
+// The piece store: the only actor that touches the shared folder. It hashes
+// the folder's files into manifests at start, serves blocks of verified
+// pieces, assembles incoming blocks into whole pieces, verifies each piece by
+// SHA-256 (on the piscina pool) before writing it positionally into NAME.part,
+// and renames NAME.part to NAME only when every piece is verified.
+//
+// Accepts StoreCommand: ListHoldings (ask -> Holdings), GetManifest (ask ->
+// ManifestResult), ReadBlock (ask -> BlockData), OpenDownload (ask ->
+// DownloadOpened), WriteBlock, AbandonPiece.
+// Sends SessionCommand to download sessions: PieceVerified, PieceCorrupt,
+// DownloadFinished, DownloadFailed.
+import { open, readdir, rename, stat, unlink, writeFile, readFile, type FileHandle } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { p2p } from '../../gen/proto';
+import { defineBehavior, JobPool, type ActorContext, type ActorRef, type Delivery } from '../../runtime';
+import { Bitfield } from '../../core/bitfield';
+import { checkFileName } from '../../core/file-name';
+import { hex } from '../../core/hex';
+import {
+  BLOCK_SIZE, choosePieceSize, contentId, pieceCount, pieceLength, validateManifest, type ManifestData,
+} from '../../core/manifest';
+import type { HashResult, HashTask } from './hash-job';
+
+type Command = p2p.v1.StoreCommand.$Properties;
+type SessionCommand = p2p.v1.SessionCommand.$Properties;
+
+export interface PieceStoreProps {
+  dir: string;
+  pieceSize?: number;
+}
+
+const PART_SUFFIX = '.part';
+const STATE_SUFFIX = '.part.state';
+/** Largest block a peer may ask for (we send 16 KiB; accept a little more). */
+const MAX_READ = 4 * BLOCK_SIZE;
+/** How often the resume state of a download is saved at most. */
+const STATE_SAVE_MS = 500;
+
+interface Assembly {
+  data: Uint8Array; // backed by a SharedArrayBuffer: the hash job reads it in place
+  filled: Set<number>;
+  bytes: number;
+  session: ActorRef<SessionCommand>;
+  peers: Set<string>;
+}
+
+interface StoredFile {
+  id: Uint8Array;
+  idHex: string;
+  manifest: ManifestData;
+  path: string;
+  have: Bitfield;
+  complete: boolean;
+  handle?: Promise<FileHandle>;
+  // Only while downloading:
+  finalPath?: string;
+  assembling: Map<number, Assembly>;
+  pendingWrites: number;
+  finishing: boolean;
+  failed?: string;
+  session?: ActorRef<SessionCommand>;
+  stateTimer?: NodeJS.Timeout;
+}
+
+export const PieceStore = defineBehavior<Command, PieceStoreProps>({
+  name: 'peer.PieceStore',
+  inbox: p2p.v1.StoreCommand,
+  // A crash loses pieces being assembled (they are fetched again), never
+  // verified data: everything verified is on disk.
+  supervision: { kind: 'restart', maxRestarts: 5, withinMs: 60_000, minBackoffMs: 100, maxBackoffMs: 2_000 },
+  create: (ctx, props) => new PieceStoreActor(ctx, props),
+});
+
+class PieceStoreActor {
+  private readonly files = new Map<string, StoredFile>();
+  private readonly problems: string[] = [];
+  private readonly dir: string;
+  private jobs?: JobPool<HashTask, HashResult>;
+
+  constructor(private readonly ctx: ActorContext<Command>, private readonly props: PieceStoreProps) {
+    this.dir = path.resolve(props.dir);
+  }
+
+  async started(): Promise<void> {
+    const threads = Math.max(1, Math.min(2, os.availableParallelism() - 1));
+    this.jobs = new JobPool<HashTask, HashResult>(path.join(__dirname, 'hash-job.js'), threads);
+    await this.scanFolder();
+  }
+
+  async stopped(): Promise<void> {
+    for (const f of this.files.values()) {
+      if (f.stateTimer) clearTimeout(f.stateTimer);
+      await closeHandle(f);
+    }
+    await this.jobs?.close();
+  }
+
+  receive(m: Command, d: Delivery): void {
+    switch (m.body) {
+      case 'listHoldings': d.reply(p2p.v1.Holdings, { files: this.holdings(), problems: this.problems }); break;
+      case 'getManifest': {
+        const f = this.files.get(hex(m.getManifest!.contentId ?? new Uint8Array()));
+        d.reply(p2p.v1.ManifestResult, f ? { found: true, manifest: f.manifest } : { found: false });
+        break;
+      }
+      case 'readBlock': void this.readBlock(m.readBlock!, d); break;
+      case 'openDownload': void this.openDownload(m.openDownload!, d); break;
+      case 'writeBlock': this.writeBlock(m.writeBlock!); break;
+      case 'abandonPiece': this.files.get(hex(m.abandonPiece!.contentId ?? new Uint8Array()))?.assembling.delete(m.abandonPiece!.piece ?? 0); break;
+      default: d.fail(`unsupported store command ${String(m.body)}`);
+    }
+  }
+
+  // ---- sharing ----
+
+  private async scanFolder(): Promise<void> {
+    const entries = await readdir(this.dir, { withFileTypes: true });
+    for (const e of entries) {
+      if (!e.isFile() || e.name.endsWith(PART_SUFFIX) || e.name.endsWith(STATE_SUFFIX)) continue;
+      try {
+        checkFileName(e.name);
+        await this.share(path.join(this.dir, e.name), e.name);
+      } catch (err) {
+        this.problems.push(`${e.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async share(filePath: string, name: string): Promise<void> {
+    const { size } = await stat(filePath);
+    const pieceSize = choosePieceSize(size, this.props.pieceSize);
+    const result = await this.jobs!.run({ kind: 'file', path: filePath, pieceSize, size });
+    if (result.kind !== 'file') throw new Error('unexpected hash result');
+    const manifest: ManifestData = { name, size, pieceSize, pieceHashes: result.hashes };
+    const id = contentId(manifest);
+    const count = pieceCount(size, pieceSize);
+    this.files.set(hex(id), {
+      id, idHex: hex(id), manifest, path: filePath, have: Bitfield.full(count), complete: true,
+      assembling: new Map(), pendingWrites: 0, finishing: false,
+    });
+  }
+
+  private holdings(): p2p.v1.FileHolding.$Properties[] {
+    return [...this.files.values()].filter((f) => !f.failed).map((f) => ({
+      contentId: f.id, name: f.manifest.name, size: f.manifest.size, pieceSize: f.manifest.pieceSize,
+      pieceCount: f.have.length, complete: f.complete, have: f.complete ? new Uint8Array(0) : f.have.toBytes(),
+    }));
+  }
+
+  private async readBlock(r: p2p.v1.ReadBlock.$Properties, d: Delivery): Promise<void> {
+    const f = this.files.get(hex(r.contentId ?? new Uint8Array()));
+    const piece = r.piece ?? 0;
+    const offset = r.offset ?? 0;
+    const length = r.length ?? 0;
+    const fail = (error: string) => d.reply(p2p.v1.BlockData, { error });
+    if (!f) return fail('no such file here');
+    if (piece >= f.have.length || !f.have.has(piece)) return fail(`piece ${piece} is not held here`);
+    if (length === 0 || length > MAX_READ || offset + length > pieceLength(f.manifest, piece)) {
+      return fail(`block ${offset}+${length} is outside piece ${piece}`);
+    }
+    try {
+      const handle = await this.handleOf(f);
+      const data = Buffer.allocUnsafeSlow(length);
+      const { bytesRead } = await handle.read(data, 0, length, piece * f.manifest.pieceSize + offset);
+      if (bytesRead !== length) return fail(`short read of ${f.manifest.name}`);
+      d.reply(p2p.v1.BlockData, { data });
+    } catch (err) {
+      fail(`cannot read ${f.manifest.name}: ${(err as Error).message}`);
+    }
+  }
+
+  private handleOf(f: StoredFile): Promise<FileHandle> {
+    f.handle ??= open(f.path, f.complete ? 'r' : 'r+');
+    return f.handle;
+  }
+
+  // ---- downloading ----
+
+  private async openDownload(r: p2p.v1.OpenDownload.$Properties, d: Delivery): Promise<void> {
+    const reply = (x: p2p.v1.DownloadOpened.$Properties) => d.reply(p2p.v1.DownloadOpened, x);
+    try {
+      const m = r.manifest ?? {};
+      const manifest: ManifestData = {
+        name: m.name ?? '', size: m.size ?? 0, pieceSize: m.pieceSize ?? 0, pieceHashes: m.pieceHashes ?? [],
+      };
+      validateManifest(manifest);
+      const id = contentId(manifest);
+      if (hex(id) !== hex(r.contentId ?? new Uint8Array())) throw new Error('the manifest does not match its content id');
+      const existing = this.files.get(hex(id));
+      if (existing) {
+        if (existing.failed) this.files.delete(existing.idHex);
+        else return reply({ have: existing.have.toBytes(), complete: existing.complete, path: existing.finalPath ?? existing.path });
+      }
+      const finalPath = this.pathInFolder(manifest.name);
+      if (await exists(finalPath)) throw new Error(`a different file named "${manifest.name}" already exists in ${this.dir}`);
+      const partPath = finalPath + PART_SUFFIX;
+      const handle = await openForWriting(partPath);
+      await handle.truncate(manifest.size);
+      const count = pieceCount(manifest.size, manifest.pieceSize);
+      const f: StoredFile = {
+        id, idHex: hex(id), manifest, path: partPath, finalPath, have: new Bitfield(count), complete: false,
+        handle: Promise.resolve(handle), assembling: new Map(), pendingWrites: 0, finishing: false,
+      };
+      await this.resume(f);
+      this.files.set(f.idHex, f);
+      await this.saveState(f);
+      reply({ have: f.have.toBytes(), complete: false, path: finalPath });
+    } catch (err) {
+      reply({ error: (err as Error).message });
+    }
+  }
+
+  /** Keeps the pieces of an earlier NAME.part that still hash right. */
+  private async resume(f: StoredFile): Promise<void> {
+    let state: p2p.v1.PartState | undefined;
+    try {
+      state = p2p.v1.PartState.decode(await readFile(f.path.slice(0, -PART_SUFFIX.length) + STATE_SUFFIX));
+    } catch {
+      return; // nothing to resume, or an unreadable state: start afresh
+    }
+    if (hex(state.contentId ?? new Uint8Array()) !== f.idHex) return;
+    const result = await this.jobs!.run({ kind: 'file', path: f.path, pieceSize: f.manifest.pieceSize, size: f.manifest.size });
+    if (result.kind !== 'file') return;
+    result.hashes.forEach((h, i) => {
+      if (Buffer.from(h).equals(Buffer.from(f.manifest.pieceHashes[i]!))) f.have.set(i);
+    });
+  }
+
+  private pathInFolder(name: string): string {
+    const full = path.join(this.dir, checkFileName(name));
+    if (path.dirname(full) !== this.dir) throw new Error(`refusing a file name outside the folder: ${JSON.stringify(name)}`);
+    return full;
+  }
+
+  private writeBlock(w: p2p.v1.WriteBlock.$Properties): void {
+    const f = this.files.get(hex(w.contentId ?? new Uint8Array()));
+    if (!f || f.complete || f.failed || !w.session) return;
+    const piece = w.piece ?? 0;
+    const offset = w.offset ?? 0;
+    const data = w.data ?? new Uint8Array(0);
+    if (piece >= f.have.length || f.have.has(piece)) return;
+    const length = pieceLength(f.manifest, piece);
+    if (data.length === 0 || offset + data.length > length) return;
+    let a = f.assembling.get(piece);
+    if (!a) {
+      a = { data: new Uint8Array(new SharedArrayBuffer(length)), filled: new Set(), bytes: 0, session: w.session as ActorRef<SessionCommand>, peers: new Set() };
+      f.assembling.set(piece, a);
+    }
+    if (a.filled.has(offset)) return;
+    a.data.set(data, offset);
+    a.filled.add(offset);
+    a.bytes += data.length;
+    a.peers.add(hex(w.peerId ?? new Uint8Array()));
+    if (a.bytes >= length) {
+      f.assembling.delete(piece);
+      void this.verifyAndWrite(f, piece, a);
+    }
+  }
+
+  private async verifyAndWrite(f: StoredFile, piece: number, a: Assembly): Promise<void> {
+    f.pendingWrites++;
+    try {
+      const result = await this.jobs!.run({ kind: 'piece', data: a.data });
+      if (result.kind !== 'piece') throw new Error('unexpected hash result');
+      const expected = f.manifest.pieceHashes[piece]!;
+      const firstPeer = [...a.peers][0] ?? '';
+      if (!Buffer.from(result.digest).equals(Buffer.from(expected))) {
+        for (const peer of a.peers) {
+          this.ctx.tell(a.session, { pieceCorrupt: { contentId: f.id, piece, peerId: Buffer.from(peer, 'hex') } });
+        }
+        return;
+      }
+      const handle = await this.handleOf(f);
+      await handle.write(a.data, 0, a.data.length, piece * f.manifest.pieceSize);
+      if (f.failed) return;
+      f.have.set(piece);
+      this.scheduleStateSave(f);
+      this.ctx.tell(a.session, { pieceVerified: { contentId: f.id, piece, peerId: Buffer.from(firstPeer, 'hex') } });
+      f.session = a.session;
+    } catch (err) {
+      this.fail(f, a.session, `cannot write ${f.manifest.name}${PART_SUFFIX}: ${(err as Error).message}`);
+    } finally {
+      f.pendingWrites--;
+    }
+    if (f.have.isComplete() && f.pendingWrites === 0) await this.finish(f, a.session);
+  }
+
+  private fail(f: StoredFile, session: ActorRef<SessionCommand>, reason: string): void {
+    if (f.failed) return;
+    f.failed = reason;
+    this.ctx.tell(session, { downloadFailed: { contentId: f.id, reason } });
+  }
+
+  /** All pieces verified: flush, then give the file its real name. */
+  private async finish(f: StoredFile, session: ActorRef<SessionCommand>): Promise<void> {
+    if (f.finishing || f.complete || f.failed) return;
+    f.finishing = true;
+    try {
+      const handle = await this.handleOf(f);
+      await handle.sync();
+      await closeHandle(f);
+      if (f.stateTimer) clearTimeout(f.stateTimer);
+      if (await exists(f.finalPath!)) throw new Error(`"${f.finalPath}" appeared while downloading; the data stays in ${f.path}`);
+      await rename(f.path, f.finalPath!);
+      await unlink(f.finalPath! + STATE_SUFFIX).catch(() => undefined);
+      f.path = f.finalPath!;
+      f.complete = true;
+      this.ctx.tell(session, { downloadFinished: { contentId: f.id, path: f.path } });
+    } catch (err) {
+      f.finishing = false;
+      this.fail(f, session, (err as Error).message);
+    }
+  }
+
+  private scheduleStateSave(f: StoredFile): void {
+    if (f.stateTimer) return;
+    f.stateTimer = setTimeout(() => {
+      f.stateTimer = undefined;
+      void this.saveState(f).catch((err) => this.ctx.log(`cannot save resume state of ${f.manifest.name}: ${(err as Error).message}`));
+    }, STATE_SAVE_MS);
+  }
+
+  private async saveState(f: StoredFile): Promise<void> {
+    if (f.complete || !f.finalPath) return;
+    const statePath = f.finalPath + STATE_SUFFIX;
+    const bytes = p2p.v1.PartState.encode({ contentId: f.id, manifest: f.manifest, have: f.have.toBytes() }).finish();
+    await writeFile(statePath + '.tmp', bytes);
+    await rename(statePath + '.tmp', statePath);
+  }
+}
+
+async function openForWriting(p: string): Promise<FileHandle> {
+  try {
+    return await open(p, 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return open(p, 'w+');
+  }
+}
+
+async function closeHandle(f: StoredFile): Promise<void> {
+  const h = f.handle;
+  f.handle = undefined;
+  if (h) await (await h.catch(() => undefined))?.close().catch(() => undefined);
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,81 @@
+// The peer as a topology on the actor runtime, declared as data: which actor
+// runs on which host, and how they are wired.
+//
+//   main      Repl (reads commands, shows progress)
+//   net       TcpEndpoint + one PeerConnection per socket, TrackerClient (UDP)
+//   store     PieceStore (the folder; hashing on a piscina pool)
+//   sessions  Heartbeat (announce every 3 s), one DownloadSession per download
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { p2p } from '../../gen/proto';
+import { ActorSystem, type ActorRef } from '../../runtime';
+import type { PiecePolicy } from '../../core/picker';
+import type { HeartbeatProps } from './heartbeat';
+import type { PieceStoreProps } from './piece-store';
+import type { ReplConsole, ReplProps } from './repl';
+import type { TcpEndpointProps } from './tcp-endpoint';
+import type { TrackerClientProps } from './tracker-client';
+
+export const PEER_HOSTS = ['net', 'store', 'sessions'] as const;
+export const ANNOUNCE_INTERVAL_MS = 3000;
+
+export interface PeerOptions {
+  trackerHost: string;
+  trackerPort: number;
+  ownIp: string;
+  port: number;
+  dir: string;
+  bindHost?: string;
+  announceIntervalMs?: number;
+  maxUpBytesPerSec?: number;
+  pieceSize?: number;
+  policy?: PiecePolicy;
+  log?: (line: string) => void;
+}
+
+export interface RunningPeer {
+  system: ActorSystem;
+  peerIdHex: string;
+  port: number;
+  repl: ActorRef<p2p.v1.ReplCommand.$Properties>;
+  stop(): Promise<void>;
+}
+
+export function runtimePaths(): { protocolModule: string; catalogModules: string[] } {
+  return {
+    protocolModule: path.join(__dirname, '..', '..', 'gen', 'proto.js'),
+    catalogModules: [path.join(__dirname, 'index.js')],
+  };
+}
+
+/** Starts the peer; `onReady` runs once it listens, before the REPL shows its prompt. */
+export async function startPeer(options: PeerOptions, console: ReplConsole,
+  onReady: (peer: { peerIdHex: string; port: number }) => void = () => undefined): Promise<RunningPeer> {
+  const system = await ActorSystem.start({ hosts: [...PEER_HOSTS], ...runtimePaths(), log: options.log });
+  try {
+    const peerIdHex = randomBytes(16).toString('hex');
+    const peerKeyHex = randomBytes(32).toString('hex');
+    const store = system.spawn<p2p.v1.StoreCommand.$Properties, PieceStoreProps>('peer.PieceStore',
+      { dir: options.dir, pieceSize: options.pieceSize }, { host: 'store' });
+    const endpoint = system.spawn<p2p.v1.TcpEndpointCommand.$Properties, TcpEndpointProps>('peer.TcpEndpoint', {
+      bindHost: options.bindHost ?? options.ownIp, port: options.port, peerIdHex, store,
+      maxUpBytesPerSec: options.maxUpBytesPerSec ?? 0,
+    }, { host: 'net' });
+    const address = await system.ask(endpoint, { getAddress: {} }, p2p.v1.EndpointAddress, 10_000);
+    if (!address.port) throw new Error(`cannot listen for peers on ${options.bindHost ?? options.ownIp}:${options.port}`);
+    const tracker = system.spawn<p2p.v1.TrackerClientCommand.$Properties, TrackerClientProps>('peer.TrackerClient', {
+      trackerHost: options.trackerHost, trackerPort: options.trackerPort, peerIdHex, peerKeyHex,
+    }, { host: 'net' });
+    const heartbeat = system.spawn<p2p.v1.HeartbeatCommand.$Properties, HeartbeatProps>('peer.Heartbeat', {
+      store, tracker, ip: options.ownIp, port: address.port, intervalMs: options.announceIntervalMs ?? ANNOUNCE_INTERVAL_MS,
+    }, { host: 'sessions' });
+    onReady({ peerIdHex, port: address.port });
+    const repl = system.spawn<p2p.v1.ReplCommand.$Properties, ReplProps>('peer.Repl', {
+      store, tracker, endpoint, heartbeat, sessionsHost: 'sessions', policy: options.policy,
+    }, { host: 'main', resource: console });
+    return { system, peerIdHex, port: address.port, repl, stop: () => system.shutdown() };
+  } catch (err) {
+    await system.shutdown();
+    throw err;
+  }
+}

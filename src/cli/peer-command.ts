@@ -1,0 +1,88 @@
+// `p2p peer`: asks for what is missing (tracker IP, tracker port, own IP, in
+// the seed's order), starts the peer topology, and connects standard input
+// to the REPL actor. End of input means !sair.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseFlags, parseHostPort, parsePort, checkHost, UsageError } from './args';
+import { LineInput } from './line-input';
+import { messages, type Messages } from './messages';
+import { startPeer } from '../actors/peer/topology';
+import { parseRate, parseSize } from '../core/rate';
+import type { PiecePolicy } from '../core/picker';
+
+export const PEER_USAGE = `usage: p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [--port TCP_PORT] [--dir FOLDER]
+                [--max-up RATE] [--piece-size SIZE]
+
+  --tracker HOST:PORT  the tracker (asked at a prompt when missing)
+  --ip OWN_IP          the address other peers use to reach this one (asked when missing)
+  --port TCP_PORT      TCP port for other peers (default: any free port)
+  --dir FOLDER         folder to share and download into (default: the current folder)
+  --max-up RATE        upload limit, e.g. 500KiB/s, 8MiB/s, 4mbit (default: none)
+  --piece-size SIZE    piece size for the files this peer shares (default: 256KiB)
+`;
+
+export async function runPeer(argv: string[]): Promise<number> {
+  const { flags } = parseFlags(argv, {
+    tracker: 'string', ip: 'string', port: 'string', dir: 'string', 'max-up': 'string', 'piece-size': 'string',
+    'announce-ms': 'string', policy: 'string', bind: 'string', help: 'boolean',
+  });
+  if (flags.help) {
+    process.stdout.write(PEER_USAGE);
+    return 0;
+  }
+  const t = messages();
+  const dir = path.resolve(String(flags.dir ?? '.'));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--dir: "${dir}" is not a folder`);
+  const port = flags.port === undefined ? 0 : parsePort(String(flags.port), '--port', true);
+  const maxUp = flags['max-up'] === undefined ? 0 : parseRate(String(flags['max-up']));
+  const pieceSize = flags['piece-size'] === undefined ? undefined : parseSize(String(flags['piece-size']));
+  const announceIntervalMs = flags['announce-ms'] === undefined ? undefined : Number(flags['announce-ms']);
+  const policy = (flags.policy ?? 'rarest') as PiecePolicy;
+  if (!['rarest', 'random', 'sequential'].includes(policy)) throw new UsageError('--policy: rarest, random or sequential');
+
+  const input = new LineInput();
+  let tracker: { host: string; port: number };
+  let ownIp: string;
+  try {
+    tracker = flags.tracker !== undefined
+      ? parseHostPort(String(flags.tracker), '--tracker')
+      : { host: checkHost(await required(input, t.trackerIpPrompt, t), 'tracker IP'),
+          port: parsePort(await required(input, t.peerTrackerPortPrompt, t), 'tracker port') };
+    ownIp = checkHost(flags.ip !== undefined ? String(flags.ip) : await required(input, t.ownIpPrompt, t), 'own IP');
+  } catch (err) {
+    input.close();
+    throw err;
+  }
+
+  let exit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => { exit = resolve; });
+  const peer = await startPeer({
+    trackerHost: tracker.host, trackerPort: tracker.port, ownIp, port, dir, maxUpBytesPerSec: maxUp,
+    pieceSize, announceIntervalMs, policy, bindHost: flags.bind !== undefined ? String(flags.bind) : undefined,
+  }, {
+    text: t,
+    interactive: input.isTerminal,
+    write: (text) => process.stdout.write(text),
+    exit: (code) => exit(code),
+  }, (ready) => {
+    process.stdout.write(t.peerReady(ready.peerIdHex.slice(0, 8), `${ownIp}:${ready.port}`, dir) + '\n');
+  }).catch((err: Error) => {
+    input.close();
+    throw new UsageError(err.message);
+  });
+  const toRepl = (text: string) => peer.system.tell(peer.repl, { line: { text } });
+  input.stream(toRepl, () => peer.system.tell(peer.repl, { inputClosed: {} }));
+  const onSignal = () => toRepl('!sair');
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const code = await exited;
+  input.close();
+  await peer.stop();
+  return code;
+}
+
+async function required(input: LineInput, question: string, t: Messages): Promise<string> {
+  const answer = await input.ask(question);
+  if (answer === undefined) throw new UsageError(t.inputEnded);
+  return answer.trim();
+}

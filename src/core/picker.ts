@@ -1,0 +1,103 @@
+// The seed's rule, as a decision with no side effects: choose the missing
+// piece held by the fewest peers (rarest first, ties broken at random), then
+// one of its holders uniformly at random. The caller commits the decision.
+// Other policies exist so a class can see why rarest-first matters.
+import type { Bitfield } from './bitfield';
+import type { Rng } from './rng';
+
+export interface PeerView {
+  peerId: string;
+  have: Bitfield;
+}
+
+export interface PickInput {
+  /** Our verified pieces. */
+  have: Bitfield;
+  /** Pieces already being fetched. */
+  inFlight: ReadonlySet<number>;
+  peers: readonly PeerView[];
+  /** The peer has a free request slot and is not banned. */
+  canTake: (peerId: string) => boolean;
+  /** True for pairs not to try again (e.g. that peer sent this piece corrupt). */
+  exclude?: (peerId: string, piece: number) => boolean;
+  /** `availability(have.length, peers)`, when the caller already has it. */
+  availability?: Uint32Array;
+}
+
+export interface Pick {
+  piece: number;
+  peerId: string;
+  /** How many peers hold the piece. */
+  availability: number;
+}
+
+export type PiecePolicy = 'rarest' | 'random' | 'sequential';
+
+/** How many peers hold each piece. */
+export function availability(pieceTotal: number, peers: readonly PeerView[]): Uint32Array {
+  const counts = new Uint32Array(pieceTotal);
+  for (const p of peers) {
+    for (let i = 0; i < pieceTotal; i++) if (p.have.has(i)) counts[i]!++;
+  }
+  return counts;
+}
+
+export function pickPiece(input: PickInput, rng: Rng, policy: PiecePolicy = 'rarest'): Pick | undefined {
+  const total = input.have.length;
+  const eligible = input.peers.filter((p) => input.canTake(p.peerId));
+  if (eligible.length === 0) return undefined;
+  const counts = input.availability ?? availability(total, input.peers);
+  const eligibleHolders = (piece: number) =>
+    eligible.filter((p) => p.have.has(piece) && !(input.exclude?.(p.peerId, piece) ?? false));
+
+  let candidates: number[] = [];
+  let best = Infinity;
+  for (let piece = 0; piece < total; piece++) {
+    if (input.have.has(piece) || input.inFlight.has(piece) || counts[piece] === 0) continue;
+    if (eligibleHolders(piece).length === 0) continue;
+    if (policy === 'sequential') {
+      candidates = [piece];
+      break;
+    }
+    if (policy === 'rarest') {
+      const a = counts[piece]!;
+      if (a < best) {
+        best = a;
+        candidates = [piece];
+      } else if (a === best) {
+        candidates.push(piece);
+      }
+    } else {
+      candidates.push(piece);
+    }
+  }
+  if (candidates.length === 0) return undefined;
+  const piece = candidates[rng.nextInt(candidates.length)]!;
+  const holders = eligibleHolders(piece);
+  const holder = holders[rng.nextInt(holders.length)]!;
+  return { piece, peerId: holder.peerId, availability: counts[piece]! };
+}
+
+/**
+ * Several picks at once, as a download fills its request slots: each pick
+ * counts as in flight for the next, and `slotsFor` says how many pieces each
+ * peer may still take.
+ */
+export function planPicks(input: Omit<PickInput, 'canTake'>, rng: Rng, maxPicks: number,
+  slotsFor: (peerId: string) => number, policy: PiecePolicy = 'rarest'): Pick[] {
+  const inFlight = new Set(input.inFlight);
+  const used = new Map<string, number>();
+  const counts = input.availability ?? availability(input.have.length, input.peers);
+  const picks: Pick[] = [];
+  while (picks.length < maxPicks) {
+    const pick = pickPiece({
+      ...input, inFlight, availability: counts,
+      canTake: (id) => (used.get(id) ?? 0) < slotsFor(id),
+    }, rng, policy);
+    if (!pick) break;
+    picks.push(pick);
+    inFlight.add(pick.piece);
+    used.set(pick.peerId, (used.get(pick.peerId) ?? 0) + 1);
+  }
+  return picks;
+}
