@@ -26,4 +26,10 @@ const dts = path.join(outDir, 'proto.d.ts');
 const bin = (name) => path.join(root, 'node_modules', 'protobufjs-cli', 'bin', name);
 execFileSync(process.execPath, [bin('pbjs'), '-t', 'static-module', '-w', 'commonjs', '--force-number',
   '--no-verify', '--no-delimited', '--no-convert', '-p', protoDir, '-o', js, ...protos], { stdio: 'inherit' });
+// 64-bit fields decode as plain numbers in this project (every size and count
+// stays far below 2^53), so protobufjs is told not to use Long objects.
+const marker = 'var $protobuf = require("protobufjs/minimal");';
+const code = fs.readFileSync(js, 'utf8');
+if (!code.includes(marker)) throw new Error('unexpected pbjs output: cannot configure 64-bit numbers');
+fs.writeFileSync(js, code.replace(marker, `${marker}\n$protobuf.util.Long = undefined;\n$protobuf.configure();`));
 execFileSync(process.execPath, [bin('pbts'), '--no-comments', '-o', dts, js], { stdio: 'inherit' });

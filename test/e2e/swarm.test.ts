@@ -90,9 +90,11 @@ describe('swarm end to end (spawned bin/p2p.js)', function () {
     fs.writeFileSync(path.join(dirs.p!, 'a.txt'), 'prompt test\n');
     const tracker = await startTracker();
     const peer = startP2p('prompted', ['peer', '--dir', dirs.p!]);
-    peer.child.stdin!.end(`127.0.0.1\n${tracker.port}\n127.0.0.1\n!meus_pedacos\n`);
+    peer.child.stdin!.write(`127.0.0.1\n${tracker.port}\n127.0.0.1\n`);
     await peer.waitFor(/Tracker IP:/);
     await peer.waitFor(/Your own IP/);
+    await tracker.proc.waitFor(/joined \(127\.0\.0\.1:\d+, 1 file/);
+    peer.child.stdin!.end('!meus_pedacos\n');
     await peer.waitFor(/a\.txt: 1\/1 pieces \(complete\)/);
     // End of input means !sair.
     await peer.waitFor(/bye/);

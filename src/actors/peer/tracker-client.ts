@@ -48,6 +48,10 @@ class TrackerClientActor {
   private readonly peerId: Buffer;
   private readonly peerKey: Buffer;
   private reachable = true;
+  /** The announce under way, which a leave must not overtake. */
+  private announcing: Promise<void> = Promise.resolve();
+  /** After a leave, nothing more is announced. */
+  private left = false;
 
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: TrackerClientProps) {
     this.peerId = Buffer.from(props.peerIdHex, 'hex');
@@ -69,7 +73,9 @@ class TrackerClientActor {
 
   receive(m: Command, d: Delivery): void {
     switch (m.body) {
-      case 'announce': void this.announce(m.announce!); break;
+      case 'announce':
+        if (!this.left) this.announcing = this.announcing.then(() => this.announce(m.announce!));
+        break;
       case 'query':
         this.query(m.query!.contentId ?? new Uint8Array(0)).then(
           (view) => d.reply(p2p.v1.SwarmView, view),
@@ -175,6 +181,8 @@ class TrackerClientActor {
   }
 
   private async leave(): Promise<void> {
+    this.left = true;
+    await this.announcing;
     await this.withToken((connectionToken) => ({
       leaveRequest: { connectionToken, peerId: this.peerId, peerKey: this.peerKey },
     }));
