@@ -15,7 +15,7 @@ import { defineBehavior, type ActorContext, type ActorRef, type Delivery } from 
 import { FrameDecoder, delimit } from '../../core/frame-codec';
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
-import { TokenBucket } from '../../core/rate';
+import type { TokenBucket } from '../../core/rate';
 
 type Command = p2p.v1.ConnectionCommand.$Properties;
 type SessionRef = ActorRef<p2p.v1.SessionCommand.$Properties>;
@@ -26,7 +26,12 @@ export interface PeerConnectionProps {
   store: StoreRef;
   endpoint: ActorRef<p2p.v1.TcpEndpointCommand.$Properties>;
   key: string;
-  maxUpBytesPerSec: number;
+}
+
+/** Host-local objects handed over by the endpoint: the socket and the peer's shared upload bucket. */
+export interface ConnectionResources {
+  socket: net.Socket;
+  upload?: TokenBucket;
 }
 
 export const PROTOCOL_VERSION = 1;
@@ -83,10 +88,9 @@ class PeerConnectionActor {
   private helloTimer?: NodeJS.Timeout;
 
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: PeerConnectionProps) {
-    this.socket = ctx.resource as net.Socket;
-    if (props.maxUpBytesPerSec > 0 && Number.isFinite(props.maxUpBytesPerSec)) {
-      this.upload = new TokenBucket(props.maxUpBytesPerSec, Math.min(props.maxUpBytesPerSec, 64 * 1024), Date.now());
-    }
+    const resources = ctx.resource as ConnectionResources;
+    this.socket = resources.socket;
+    this.upload = resources.upload;
   }
 
   started(): void {

@@ -8,7 +8,8 @@
 import * as net from 'node:net';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, type ActorContext, type ActorRef, type Delivery } from '../../runtime';
-import type { PeerConnectionProps } from './peer-connection';
+import type { ConnectionResources, PeerConnectionProps } from './peer-connection';
+import { TokenBucket } from '../../core/rate';
 
 type Command = p2p.v1.TcpEndpointCommand.$Properties;
 type ConnectionRef = ActorRef<p2p.v1.ConnectionCommand.$Properties>;
@@ -18,7 +19,7 @@ export interface TcpEndpointProps {
   port: number;
   peerIdHex: string;
   store: ActorRef<p2p.v1.StoreCommand.$Properties>;
-  /** Upload limit in bytes per second per connection group (0 = none). */
+  /** Upload limit of this peer in bytes per second, over all connections (0 = none). */
   maxUpBytesPerSec: number;
 }
 
@@ -35,8 +36,13 @@ class TcpEndpointActor {
   private server?: net.Server;
   private readonly outgoing = new Map<string, Promise<ConnectionRef>>();
   private inboundCount = 0;
+  /** One bucket for every connection: the limit is the peer's, not a socket's. */
+  private readonly upload?: TokenBucket;
 
-  constructor(private readonly ctx: ActorContext<Command>, private readonly props: TcpEndpointProps) {}
+  constructor(private readonly ctx: ActorContext<Command>, private readonly props: TcpEndpointProps) {
+    const rate = props.maxUpBytesPerSec;
+    if (rate > 0 && Number.isFinite(rate)) this.upload = new TokenBucket(rate, Math.min(rate, 64 * 1024), Date.now());
+  }
 
   async started(): Promise<void> {
     const server = net.createServer((socket) => this.adopt(socket, `in:${++this.inboundCount}`));
@@ -89,10 +95,8 @@ class TcpEndpointActor {
   }
 
   private adopt(socket: net.Socket, key: string): ConnectionRef {
-    const props: PeerConnectionProps = {
-      peerIdHex: this.props.peerIdHex, store: this.props.store, endpoint: this.ctx.self, key,
-      maxUpBytesPerSec: this.props.maxUpBytesPerSec,
-    };
-    return this.ctx.spawn<p2p.v1.ConnectionCommand.$Properties, PeerConnectionProps>('peer.PeerConnection', props, { resource: socket });
+    const props: PeerConnectionProps = { peerIdHex: this.props.peerIdHex, store: this.props.store, endpoint: this.ctx.self, key };
+    const resource: ConnectionResources = { socket, upload: this.upload };
+    return this.ctx.spawn<p2p.v1.ConnectionCommand.$Properties, PeerConnectionProps>('peer.PeerConnection', props, { resource });
   }
 }
