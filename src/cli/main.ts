@@ -6,16 +6,16 @@ export const USAGE = `enxame: a BitTorrent-style swarm (UDP tracker, TCP peers, 
 usage:
   p2p tracker [--host HOST] [--port PORT]
       Runs the tracker. Asks for the IP and port when they are not given.
-  p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [--port TCP_PORT] [--dir FOLDER]
+  p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [--port TCP_PORT] [--dir FOLDER] [--max-up RATE]
       Runs a peer that shares every file in FOLDER (default: the current folder)
       and downloads into it. Asks for the tracker IP, tracker port and its own IP
       when they are not given. Then reads commands at the "> " prompt:
       !baixar [NAME], !meus_pedacos, !sair, !ajuda (or !download, !pieces, !quit, !help).
-  p2p demo [--dir FOLDER] [--keep]
+  p2p demo [--dir FOLDER] [--size MIB] [--seed-up RATE] [--keep]
       Starts a tracker and four peers on 127.0.0.1 (one seeding sample files,
       three downloading rarest-first), shows their progress and a summary.
   p2p help
-      This text.
+      This text. \`p2p COMMAND --help\` lists every option of a command.
 
 Messages are in Portuguese when LANG starts with "pt", in English otherwise.
 `;

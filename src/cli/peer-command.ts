@@ -19,6 +19,15 @@ export const PEER_USAGE = `usage: p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [
   --dir FOLDER         folder to share and download into (default: the current folder)
   --max-up RATE        upload limit, e.g. 500KiB/s, 8MiB/s, 4mbit (default: none)
   --piece-size SIZE    piece size for the files this peer shares (default: 256KiB)
+  --policy NAME        piece choice: rarest (default, the seed's rule), random or sequential
+  --bind ADDR          address to listen on, when it differs from --ip (e.g. 0.0.0.0 behind NAT)
+  --announce-ms N      announce interval in milliseconds (default: 3000, as the seed says)
+
+After start-up the peer reads commands at the "> " prompt, from a terminal or a pipe:
+  !baixar [NAME] | !download [NAME]   download NAME, or every file in the network this peer lacks
+  !meus_pedacos  | !pieces            files held, pieces held out of total, and which
+  !sair          | !quit              tell the tracker this peer leaves, then exit (also at end of input)
+  !ajuda         | !help              the command list
 `;
 
 export async function runPeer(argv: string[]): Promise<number> {
@@ -37,6 +46,9 @@ export async function runPeer(argv: string[]): Promise<number> {
   const maxUp = flags['max-up'] === undefined ? 0 : parseRate(String(flags['max-up']));
   const pieceSize = flags['piece-size'] === undefined ? undefined : parseSize(String(flags['piece-size']));
   const announceIntervalMs = flags['announce-ms'] === undefined ? undefined : Number(flags['announce-ms']);
+  if (announceIntervalMs !== undefined && !(Number.isInteger(announceIntervalMs) && announceIntervalMs >= 100)) {
+    throw new UsageError('--announce-ms: a whole number of milliseconds, at least 100');
+  }
   const policy = (flags.policy ?? 'rarest') as PiecePolicy;
   if (!['rarest', 'random', 'sequential'].includes(policy)) throw new UsageError('--policy: rarest, random or sequential');
 

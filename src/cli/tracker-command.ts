@@ -11,6 +11,7 @@ export const TRACKER_USAGE = `usage: p2p tracker [--host HOST] [--port PORT]
 
   --host HOST   address to listen on, e.g. 192.168.0.10 or 0.0.0.0 (asked when missing)
   --port PORT   UDP port, e.g. 9090; 0 picks a free port (asked when missing)
+  --interval-ms N  the announce interval peers are told (default: 3000); silent for 3 intervals = gone
 `;
 
 export async function runTracker(argv: string[]): Promise<number> {
@@ -35,6 +36,9 @@ export async function runTracker(argv: string[]): Promise<number> {
     input?.close();
   }
   const intervalMs = flags['interval-ms'] === undefined ? undefined : Number(flags['interval-ms']);
+  if (intervalMs !== undefined && !(Number.isInteger(intervalMs) && intervalMs >= 100)) {
+    throw new UsageError('--interval-ms: a whole number of milliseconds, at least 100');
+  }
   const short = (id: Uint8Array | null | undefined) => hex(id ?? new Uint8Array(0)).slice(0, 8);
   const tracker = await startTracker({
     host, port, announceIntervalMs: intervalMs,

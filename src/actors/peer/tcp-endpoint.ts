@@ -36,6 +36,7 @@ class TcpEndpointActor {
   private server?: net.Server;
   private readonly outgoing = new Map<string, Promise<ConnectionRef>>();
   private inboundCount = 0;
+  private listenError = '';
   /** One bucket for every connection: the limit is the peer's, not a socket's. */
   private readonly upload?: TokenBucket;
 
@@ -46,11 +47,16 @@ class TcpEndpointActor {
 
   async started(): Promise<void> {
     const server = net.createServer((socket) => this.adopt(socket, `in:${++this.inboundCount}`));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.props.port, this.props.bindHost, () => { server.off('error', reject); resolve(); });
+      });
+    } catch (err) {
+      this.listenError = `cannot listen for peers on tcp://${this.props.bindHost}:${this.props.port}: ${(err as Error).message}`;
+      return;
+    }
     server.on('error', (err) => this.ctx.log(`listener error: ${err.message}`));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.props.port, this.props.bindHost, () => { server.off('error', reject); resolve(); });
-    });
     this.server = server;
   }
 
@@ -62,7 +68,7 @@ class TcpEndpointActor {
     switch (m.body) {
       case 'getAddress': {
         const a = this.server?.address();
-        d.reply(p2p.v1.EndpointAddress, typeof a === 'object' && a ? { ip: a.address, port: a.port } : {});
+        d.reply(p2p.v1.EndpointAddress, typeof a === 'object' && a ? { ip: a.address, port: a.port } : { error: this.listenError });
         break;
       }
       case 'dial': {

@@ -62,7 +62,10 @@ export async function startPeer(options: PeerOptions, console: ReplConsole,
       maxUpBytesPerSec: options.maxUpBytesPerSec ?? 0,
     }, { host: 'net' });
     const address = await system.ask(endpoint, { getAddress: {} }, p2p.v1.EndpointAddress, 10_000);
-    if (!address.port) throw new Error(`cannot listen for peers on ${options.bindHost ?? options.ownIp}:${options.port}`);
+    if (!address.port) {
+      throw new Error(`${address.error || 'cannot listen for peers'}` +
+        (options.bindHost ? '' : ' (if OWN_IP is not an address of this machine, e.g. behind NAT, add --bind 0.0.0.0)'));
+    }
     const tracker = system.spawn<p2p.v1.TrackerClientCommand.$Properties, TrackerClientProps>('peer.TrackerClient', {
       trackerHost: options.trackerHost, trackerPort: options.trackerPort, peerIdHex, peerKeyHex,
     }, { host: 'net' });
