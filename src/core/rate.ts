@@ -62,7 +62,7 @@ export class TokenBucket {
     if (!Number.isFinite(this.rate)) return 0;
     this.refill(now);
     this.tokens -= bytes;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.rate) * 1000);
+    return this.tokens >= 0 ? 0 : (-this.tokens / this.rate) * 1000;
   }
 
   setRate(rate: number, now: number): void {
