@@ -124,7 +124,7 @@ class UdpEndpointActor {
         return;
     }
     if (!this.tokens.verify(token, from.address, from.port, now)) {
-      reply({ error: { code: Code.TRACKER_ERROR_CODE_BAD_TOKEN, message: 'missing or expired connection token; connect again' } }, bytes.length);
+      reply({ error: { code: Code.TRACKER_ERROR_CODE_BAD_TOKEN, message: 'bad token, connect again' } }, bytes.length);
       return;
     }
     this.ctx.ask(this.props.registry, command, p2p.v1.RegistryReply, REGISTRY_TIMEOUT_MS).then(
