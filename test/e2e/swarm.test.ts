@@ -23,22 +23,23 @@ describe('swarm end to end (spawned bin/p2p.js)', function () {
   this.timeout(120_000);
   afterEach(killAll);
 
-  it('two leechers download two text files and an 8 MiB file, byte-identical', async () => {
+  it('two leechers download two text files, an empty file and an 8 MiB file, byte-identical', async () => {
     const dirs = makeDirs('seed', 'l1', 'l2');
+    fs.writeFileSync(path.join(dirs.seed!, 'empty.txt'), '');
     fs.writeFileSync(path.join(dirs.seed!, 'a.txt'), 'conteúdo de a.txt\n');
     fs.writeFileSync(path.join(dirs.seed!, 'b.txt'), 'b.txt tem outro conteúdo\n'.repeat(100));
     fs.writeFileSync(path.join(dirs.seed!, 'big.bin'), randomBytes(8 * 1024 * 1024));
     const tracker = await startTracker();
     const seed = await startPeer('seed', tracker.address, dirs.seed!);
-    await tracker.proc.waitFor(/joined \(127\.0\.0\.1:\d+, 3 file/);
+    await tracker.proc.waitFor(/joined \(127\.0\.0\.1:\d+, 4 file/);
     const l1 = await startPeer('l1', tracker.address, dirs.l1!);
     const l2 = await startPeer('l2', tracker.address, dirs.l2!);
     l1.send('!baixar');
     l2.send('!baixar');
-    await l1.waitFor(/3 of 3 download\(s\) finished/, 90_000);
-    await l2.waitFor(/3 of 3 download\(s\) finished/, 90_000);
+    await l1.waitFor(/4 of 4 download\(s\) finished/, 90_000);
+    await l2.waitFor(/4 of 4 download\(s\) finished/, 90_000);
     for (const dir of [dirs.l1!, dirs.l2!]) {
-      for (const name of ['a.txt', 'b.txt', 'big.bin']) {
+      for (const name of ['a.txt', 'b.txt', 'empty.txt', 'big.bin']) {
         assert.equal(sha256(path.join(dir, name)), sha256(path.join(dirs.seed!, name)), `${name} in ${dir}`);
       }
       assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('.part')), [], 'no partial files left');

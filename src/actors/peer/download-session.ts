@@ -166,7 +166,8 @@ class DownloadSessionActor {
   /** Fetches the manifest from a random holder and checks it against the content id. */
   private async obtainManifest(): Promise<void> {
     if (this.openingManifest) return;
-    const holders = [...this.peers.values()].filter((p) => !p.banned && p.have.count() > 0);
+    // The tracker lists only holders of this file (even of an empty one).
+    const holders = [...this.peers.values()].filter((p) => !p.banned);
     if (holders.length === 0) return;
     this.openingManifest = true;
     const peer = holders[randomInt(holders.length)]!;

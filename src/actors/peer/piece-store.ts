@@ -59,7 +59,6 @@ interface StoredFile {
   pendingWrites: number;
   finishing: boolean;
   failed?: string;
-  session?: ActorRef<SessionCommand>;
   stateTimer?: NodeJS.Timeout;
 }
 
@@ -204,6 +203,11 @@ class PieceStoreActor {
       };
       await this.resume(f);
       this.files.set(f.idHex, f);
+      if (f.have.isComplete()) {
+        // An empty file, or an interrupted download that had every piece already.
+        await this.finalize(f);
+        return reply({ have: f.have.toBytes(), complete: true, path: f.path });
+      }
       await this.saveState(f);
       reply({ have: f.have.toBytes(), complete: false, path: finalPath });
     } catch (err) {
@@ -277,7 +281,6 @@ class PieceStoreActor {
       f.have.set(piece);
       this.scheduleStateSave(f);
       this.ctx.tell(a.session, { pieceVerified: { contentId: f.id, piece, peerId: Buffer.from(firstPeer, 'hex') } });
-      f.session = a.session;
     } catch (err) {
       this.fail(f, a.session, `cannot write ${f.manifest.name}${PART_SUFFIX}: ${(err as Error).message}`);
     } finally {
@@ -295,6 +298,15 @@ class PieceStoreActor {
   /** All pieces verified: flush, then give the file its real name. */
   private async finish(f: StoredFile, session: ActorRef<SessionCommand>): Promise<void> {
     if (f.finishing || f.complete || f.failed) return;
+    try {
+      await this.finalize(f);
+      this.ctx.tell(session, { downloadFinished: { contentId: f.id, path: f.path } });
+    } catch (err) {
+      this.fail(f, session, (err as Error).message);
+    }
+  }
+
+  private async finalize(f: StoredFile): Promise<void> {
     f.finishing = true;
     try {
       const handle = await this.handleOf(f);
@@ -306,10 +318,8 @@ class PieceStoreActor {
       await unlink(f.finalPath! + STATE_SUFFIX).catch(() => undefined);
       f.path = f.finalPath!;
       f.complete = true;
-      this.ctx.tell(session, { downloadFinished: { contentId: f.id, path: f.path } });
-    } catch (err) {
+    } finally {
       f.finishing = false;
-      this.fail(f, session, (err as Error).message);
     }
   }
 
