@@ -1,0 +1,44 @@
+// `p2p tracker` as users run it: flags or prompts, a real socket, Ctrl+C.
+import { strict as assert } from 'node:assert';
+import { killAll, startP2p } from '../helpers/processes';
+import { RawTrackerClient } from '../helpers/tracker-client';
+
+describe('p2p tracker (spawned bin/p2p.js)', function () {
+  this.timeout(30_000);
+  afterEach(killAll);
+
+  async function answersAndStops(proc: ReturnType<typeof startP2p>): Promise<void> {
+    const line = await proc.waitFor(/udp:\/\/127\.0\.0\.1:\d+/);
+    const port = Number(/:(\d+)/.exec(line.split('udp://')[1]!)![1]);
+    const client = new RawTrackerClient('127.0.0.1', port);
+    try {
+      assert.equal((await client.token()).length, 16);
+    } finally {
+      client.close();
+    }
+    proc.kill('SIGTERM');
+    assert.equal(await proc.exited, 0);
+  }
+
+  it('listens where the flags say and stops cleanly on SIGTERM', async () => {
+    await answersAndStops(startP2p('tracker', ['tracker', '--host', '127.0.0.1', '--port', '0']));
+  });
+
+  it('asks for the IP and port at prompts answered through a pipe, and keeps running after end of input', async () => {
+    const proc = startP2p('tracker', ['tracker']);
+    proc.child.stdin!.end('127.0.0.1\n0\n');
+    await proc.waitFor(/Tracker IP:/);
+    await proc.waitFor(/Tracker port/);
+    await answersAndStops(proc);
+  });
+
+  it('says why it cannot start, and exits 2', async () => {
+    const proc = startP2p('tracker', ['tracker', '--host', '127.0.0.1', '--port', 'seventy']);
+    await proc.waitFor(/not a port number/);
+    assert.equal(await proc.exited, 2);
+    const ended = startP2p('tracker', ['tracker']);
+    ended.child.stdin!.end('127.0.0.1\n');
+    await ended.waitFor(/input ended/);
+    assert.equal(await ended.exited, 2);
+  });
+});
