@@ -4,24 +4,16 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { killAll, startP2p, startPeer, startTracker } from '../helpers/processes';
+import { killAll, makeDirs, removeScratch, startP2p, startPeer, startTracker } from '../helpers/processes';
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-function makeDirs(...names: string[]): Record<string, string> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'enxame-e2e-'));
-  return Object.fromEntries(names.map((n) => {
-    const d = path.join(root, n);
-    fs.mkdirSync(d);
-    return [n, d];
-  }));
-}
 
 describe('swarm end to end (spawned bin/p2p.js)', function () {
   this.timeout(120_000);
   afterEach(killAll);
+  after(removeScratch);
 
   it('two leechers download two text files, an empty file and an 8 MiB file, byte-identical', async () => {
     const dirs = makeDirs('seed', 'l1', 'l2');

@@ -1,6 +1,8 @@
 // Spawns the real `bin/p2p.js` and lets a test wait for lines of its output.
 // Every process started here is killed by `killAll()` (by its PID).
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'p2p.js');
@@ -90,4 +92,21 @@ export async function killAll(): Promise<void> {
   const all = [...running];
   for (const p of all) p.kill('SIGKILL');
   await Promise.all(all.map((p) => p.exited));
+}
+
+const scratch: string[] = [];
+
+/** Makes fresh folders under one temporary root; `removeScratch()` deletes them. */
+export function makeDirs(...names: string[]): Record<string, string> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'enxame-e2e-'));
+  scratch.push(root);
+  return Object.fromEntries(names.map((n) => {
+    const d = path.join(root, n);
+    fs.mkdirSync(d);
+    return [n, d];
+  }));
+}
+
+export function removeScratch(): void {
+  for (const root of scratch.splice(0)) fs.rmSync(root, { recursive: true, force: true });
 }
