@@ -55,3 +55,12 @@ export function checkHost(text: string, what: string): string {
   if (!host || /\s/.test(host) || host.length > 253) throw new UsageError(`${what}: "${text}" is not an IP address or host name`);
   return host;
 }
+
+/** Runs `parse` on a flag's text; a failure becomes a UsageError that names the flag. */
+export function parseFlagValue<T>(flag: string, text: string, parse: (text: string) => T): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    throw new UsageError(`--${flag}: ${(err as Error).message}`);
+  }
+}

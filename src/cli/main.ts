@@ -1,12 +1,14 @@
 // Dispatches `p2p <command>` to its module.
 import { UsageError } from './args';
+import { EnxameError } from '../core/errors';
 
 export const USAGE = `enxame: a BitTorrent-style swarm (UDP tracker, TCP peers, rarest piece first)
 
 usage:
   p2p tracker [--host HOST] [--port PORT]
       Runs the tracker. Asks for the IP and port when they are not given.
-  p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [--port TCP_PORT] [--dir FOLDER] [--max-up RATE]
+  p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [--port TCP_PORT] [--dir FOLDER]
+         [--max-up RATE] [--max-down RATE] [--piece-size SIZE] [--policy rarest|random|sequential]
       Runs a peer that shares every file in FOLDER (default: the current folder)
       and downloads into it. Asks for the tracker IP, tracker port and its own IP
       when they are not given. Then reads commands at the "> " prompt:
@@ -34,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof EnxameError) {
       process.stderr.write(`p2p: ${err.message}\n(see \`p2p help\`)\n`);
       return 2;
     }

@@ -3,7 +3,7 @@
 // to the REPL actor. End of input means !sair.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseFlags, parseHostPort, parsePort, checkHost, UsageError } from './args';
+import { parseFlagValue, parseFlags, parseHostPort, parsePort, checkHost, UsageError } from './args';
 import { LineInput } from './line-input';
 import { messages, type Messages } from './messages';
 import { startPeer } from '../actors/peer/topology';
@@ -11,13 +11,14 @@ import { parseRate, parseSize } from '../core/rate';
 import type { PiecePolicy } from '../core/picker';
 
 export const PEER_USAGE = `usage: p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [--port TCP_PORT] [--dir FOLDER]
-                [--max-up RATE] [--piece-size SIZE]
+                [--max-up RATE] [--max-down RATE] [--piece-size SIZE] [--policy NAME]
 
   --tracker HOST:PORT  the tracker (asked at a prompt when missing)
   --ip OWN_IP          the address other peers use to reach this one (asked when missing)
   --port TCP_PORT      TCP port for other peers (default: any free port)
   --dir FOLDER         folder to share and download into (default: the current folder)
   --max-up RATE        upload limit, e.g. 500KiB/s, 8MiB/s, 4mbit (default: none)
+  --max-down RATE      download limit, same units (default: none)
   --piece-size SIZE    piece size for the files this peer shares (default: 256KiB)
   --policy NAME        piece choice: rarest (default, the seed's rule), random or sequential
   --bind ADDR          address to listen on, when it differs from --ip (e.g. 0.0.0.0 behind NAT)
@@ -32,7 +33,7 @@ After start-up the peer reads commands at the "> " prompt, from a terminal or a 
 
 export async function runPeer(argv: string[]): Promise<number> {
   const { flags } = parseFlags(argv, {
-    tracker: 'string', ip: 'string', port: 'string', dir: 'string', 'max-up': 'string', 'piece-size': 'string',
+    tracker: 'string', ip: 'string', port: 'string', dir: 'string', 'max-up': 'string', 'max-down': 'string', 'piece-size': 'string',
     'announce-ms': 'string', policy: 'string', bind: 'string', help: 'boolean',
   });
   if (flags.help) {
@@ -43,8 +44,9 @@ export async function runPeer(argv: string[]): Promise<number> {
   const dir = path.resolve(String(flags.dir ?? '.'));
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--dir: "${dir}" is not a folder`);
   const port = flags.port === undefined ? 0 : parsePort(String(flags.port), '--port', true);
-  const maxUp = flags['max-up'] === undefined ? 0 : parseRate(String(flags['max-up']));
-  const pieceSize = flags['piece-size'] === undefined ? undefined : parseSize(String(flags['piece-size']));
+  const maxUp = flags['max-up'] === undefined ? 0 : parseFlagValue('max-up', String(flags['max-up']), parseRate);
+  const maxDown = flags['max-down'] === undefined ? 0 : parseFlagValue('max-down', String(flags['max-down']), parseRate);
+  const pieceSize = flags['piece-size'] === undefined ? undefined : parseFlagValue('piece-size', String(flags['piece-size']), parseSize);
   const announceIntervalMs = flags['announce-ms'] === undefined ? undefined : Number(flags['announce-ms']);
   if (announceIntervalMs !== undefined && !(Number.isInteger(announceIntervalMs) && announceIntervalMs >= 100)) {
     throw new UsageError('--announce-ms: a whole number of milliseconds, at least 100');
@@ -69,7 +71,7 @@ export async function runPeer(argv: string[]): Promise<number> {
   let exit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => { exit = resolve; });
   const peer = await startPeer({
-    trackerHost: tracker.host, trackerPort: tracker.port, ownIp, port, dir, maxUpBytesPerSec: maxUp,
+    trackerHost: tracker.host, trackerPort: tracker.port, ownIp, port, dir, maxUpBytesPerSec: maxUp, maxDownBytesPerSec: maxDown,
     pieceSize, announceIntervalMs, policy, bindHost: flags.bind !== undefined ? String(flags.bind) : undefined,
   }, {
     text: t,

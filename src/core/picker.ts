@@ -101,3 +101,28 @@ export function planPicks(input: Omit<PickInput, 'canTake'>, rng: Rng, maxPicks:
   }
   return picks;
 }
+
+export interface PieceInFlight {
+  piece: number;
+  /** Peers fetching it now. */
+  holders: number;
+  /** When the first of them was asked (ms). */
+  since: number;
+}
+
+/**
+ * The endgame's choice, for a peer with a free request slot and no new piece
+ * to give: a piece already in flight elsewhere that it also holds, so the
+ * last pieces do not wait on the slowest peer. Only pieces in flight for at
+ * least `minAgeMs` (0 once every missing piece is in flight), on fewer than
+ * `maxHolders` peers; the least-covered, then the oldest, first.
+ */
+export function pickDuplicate(inFlight: readonly PieceInFlight[], peerHas: (piece: number) => boolean,
+  now: number, minAgeMs: number, maxHolders: number): number | undefined {
+  let best: PieceInFlight | undefined;
+  for (const f of inFlight) {
+    if (f.holders >= maxHolders || now - f.since < minAgeMs || !peerHas(f.piece)) continue;
+    if (!best || f.holders < best.holders || (f.holders === best.holders && f.since < best.since)) best = f;
+  }
+  return best?.piece;
+}

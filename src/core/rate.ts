@@ -65,6 +65,24 @@ export class TokenBucket {
     return this.tokens >= 0 ? 0 : (-this.tokens / this.rate) * 1000;
   }
 
+  /** Milliseconds until the bucket is out of debt (0: something may go now). */
+  delayMs(now: number): number {
+    if (!Number.isFinite(this.rate)) return 0;
+    this.refill(now);
+    return this.tokens >= 0 ? 0 : (-this.tokens / this.rate) * 1000;
+  }
+
+  /** Takes `bytes` now, going into debt if need be (the next send waits it out). */
+  spend(bytes: number, now: number): void {
+    if (!Number.isFinite(this.rate)) return;
+    this.refill(now);
+    this.tokens -= bytes;
+  }
+
+  get bytesPerSecond(): number {
+    return this.rate;
+  }
+
   setRate(rate: number, now: number): void {
     this.refill(now);
     this.rate = rate;
@@ -74,6 +92,56 @@ export class TokenBucket {
     const elapsed = Math.max(0, now - this.last);
     this.last = now;
     if (Number.isFinite(this.rate)) this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.rate) / 1000);
+  }
+}
+
+/**
+ * A limit's bucket: bursts stay short (a twentieth of a second of traffic,
+ * at least one block), so any few seconds of traffic keep close to the rate.
+ */
+export function limitBucket(bytesPerSecond: number, now: number): TokenBucket | undefined {
+  if (!(bytesPerSecond > 0) || !Number.isFinite(bytesPerSecond)) return undefined;
+  return new TokenBucket(bytesPerSecond, Math.max(16 * 1024, bytesPerSecond / 20), now);
+}
+
+/** Bytes per second over a sliding window, counted in short slots. */
+export class RateMeter {
+  private readonly slots: number[];
+  private readonly slotMs: number;
+  private slotStart: number;
+  private current = 0;
+  private readonly since: number;
+  total = 0;
+
+  constructor(readonly windowMs = 5000, slotCount = 20, now = 0) {
+    this.since = now;
+    this.slots = new Array<number>(slotCount).fill(0);
+    this.slotMs = windowMs / slotCount;
+    this.slotStart = Math.floor(now / this.slotMs);
+  }
+
+  record(bytes: number, now: number): void {
+    this.advance(now);
+    this.slots[this.current] = this.slots[this.current]! + bytes;
+    this.total += bytes;
+  }
+
+  /** Bytes per second over the last window (the slot under way counts in part). */
+  rate(now: number): number {
+    this.advance(now);
+    const sum = this.slots.reduce((a, b) => a + b, 0);
+    const span = Math.min(now - this.since, (this.slots.length - 1) * this.slotMs + (now - this.slotStart * this.slotMs));
+    return span > 0 ? (sum * 1000) / span : 0;
+  }
+
+  private advance(now: number): void {
+    const slot = Math.floor(now / this.slotMs);
+    const steps = Math.min(slot - this.slotStart, this.slots.length);
+    for (let i = 0; i < steps; i++) {
+      this.current = (this.current + 1) % this.slots.length;
+      this.slots[this.current] = 0;
+    }
+    if (slot > this.slotStart) this.slotStart = slot;
   }
 }
 

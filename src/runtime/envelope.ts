@@ -1,7 +1,9 @@
 // Encodes and decodes p2p.v1.HostMessage, the unit that travels between hosts.
 // A delivery's body is written straight into the envelope's writer (the same
-// bytes as a nested `bytes` field) so a block is copied once, not twice; on
-// decode the body stays a view into the received buffer.
+// bytes as a nested `bytes` field), and a writer for a message that carries a
+// large payload starts at the right size, so a piece is copied in once and the
+// writer's own buffer is what moves to the other thread; on decode the body
+// stays a view into the received buffer.
 import { Writer } from 'protobufjs';
 import { p2p } from '../gen/proto';
 import type { ActorRef, MessageClass } from './types';
@@ -36,8 +38,34 @@ function plainRef(r: ActorRef): p2p.v1.ActorRef.$Properties {
   return { host: r.host, id: r.id, inbox: r.inbox };
 }
 
+/** Buffers made by encodeDelivery for one message alone: safe to move to another thread. */
+const encoderOwned = new WeakSet<ArrayBufferLike>();
+/** Payloads from this size up get a writer of their own size. */
+const LARGE_PAYLOAD = 4096;
+
+/** Bytes of the Uint8Array fields in a message object (a few levels deep). */
+function payloadBytes(value: unknown, depth = 0): number {
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (depth > 4 || value === null || typeof value !== 'object') return 0;
+  let sum = 0;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) sum += payloadBytes(v, depth + 1);
+  return sum;
+}
+
+function writerFor(payload: number): Writer {
+  if (payload < LARGE_PAYLOAD) return Writer.create();
+  const usual = Writer.initialBufferSize;
+  Writer.initialBufferSize = payload + 1024; // room for the header fields and tags
+  try {
+    return Writer.create();
+  } finally {
+    Writer.initialBufferSize = usual;
+  }
+}
+
 export function encodeDelivery<T>(header: EnvelopeHeader, bodyType: MessageClass<T>, body: T): Uint8Array {
-  const w = Writer.create();
+  const payload = payloadBytes(body);
+  const w = writerFor(payload);
   w.uint32(10).fork(); // HostMessage.deliver
   pb.ActorRef.encode(plainRef(header.to), w.uint32(10).fork()).ldelim();
   if (header.from) pb.ActorRef.encode(plainRef(header.from), w.uint32(18).fork()).ldelim();
@@ -50,7 +78,10 @@ export function encodeDelivery<T>(header: EnvelopeHeader, bodyType: MessageClass
   if (header.error) w.uint32(58).string(header.error);
   w.uint32(65).double(header.sentAt);
   w.ldelim();
-  return w.finish();
+  if (payload < LARGE_PAYLOAD) return w.finish();
+  const bytes = w.finish(true); // a view of the writer's own buffer: no final copy
+  encoderOwned.add(bytes.buffer);
+  return bytes;
 }
 
 export function encodeSpawn(ref: ActorRef, behavior: string, propsJson: string, parent?: ActorRef): Uint8Array {
@@ -101,6 +132,6 @@ export function decodeHostMessage(bytes: Uint8Array): HostMessage {
  * must be copied instead (transferring would detach the whole pool).
  */
 export function ownsBuffer(bytes: Uint8Array): boolean {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength &&
-    bytes.buffer instanceof ArrayBuffer;
+  if (!(bytes.buffer instanceof ArrayBuffer)) return false;
+  return encoderOwned.has(bytes.buffer) || (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength);
 }

@@ -3,20 +3,28 @@
 // (rarest first), picks one of its holders at random, and has the connection
 // to that holder fetch it; it repeats until the file is complete. To keep the
 // links busy it keeps several pieces in flight, from several peers at once,
-// each one still chosen rarest-first with a random holder.
+// each one still chosen rarest-first with a random holder:
+//  - how many pieces one peer gets at a time follows how fast it delivers
+//    (about QUEUE_SECONDS of its data), so a slow peer is not handed pieces
+//    that faster ones could bring sooner, and memory stays bounded;
+//  - connected peers' Have frames update the map between tracker refreshes;
+//  - endgame: a peer with a free slot and nothing new to give also fetches a
+//    piece in flight elsewhere; the first copy to arrive wins and the other
+//    is cancelled.
 //
 // Accepts SessionCommand: Tick (refresh the swarm map), PieceVerified,
-// PieceCorrupt, PieceAbandoned, DownloadFinished, DownloadFailed.
-// Sends TrackerClientCommand.QuerySwarm (ask), TcpEndpointCommand.Dial (ask),
-// ConnectionCommand.FetchManifest (ask) / FetchPiece, StoreCommand.OpenDownload
-// (ask), ReplCommand.SessionProgress / SessionDone, HeartbeatCommand.AnnounceNow.
+// PieceCorrupt, PieceAbandoned, DownloadFinished, DownloadFailed, PeerHas.
+// Sends TrackerClientCommand.QuerySwarm (ask), TcpEndpointCommand.Dial (ask)
+// and BroadcastHave, ConnectionCommand.FetchManifest (ask) / FetchPiece /
+// CancelPiece / Watch, StoreCommand.OpenDownload (ask),
+// ReplCommand.SessionProgress / SessionDone, HeartbeatCommand.AnnounceNow.
 import { randomInt } from 'node:crypto';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, type ActorContext, type ActorRef } from '../../runtime';
 import { Bitfield, bitfieldFromBytes } from '../../core/bitfield';
 import { contentId as computeContentId, pieceLength, validateManifest, type ManifestData } from '../../core/manifest';
 import { hex } from '../../core/hex';
-import { pickPiece, type PeerView, type PiecePolicy } from '../../core/picker';
+import { availability, pickDuplicate, pickPiece, type PeerView, type PieceInFlight, type PiecePolicy } from '../../core/picker';
 import type { Rng } from '../../core/rng';
 
 type Command = p2p.v1.SessionCommand.$Properties;
@@ -35,8 +43,19 @@ export interface DownloadSessionProps {
 
 /** How often the swarm map is asked for again. */
 const REFRESH_MS = 1000;
-/** Pieces in flight from one peer at a time. */
-const PIECES_PER_PEER = 4;
+/** Pieces in flight from a peer before its speed is known. */
+const INITIAL_PIECES_PER_PEER = 2;
+/** At most this many pieces, and this many bytes, in flight from one peer. */
+const MAX_PIECES_PER_PEER = 32;
+const MAX_BYTES_PER_PEER = 8 * 1024 * 1024;
+/** In flight over all peers at most: the memory this download may hold. */
+const MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+/** Each peer gets about this many seconds of its own delivery rate. */
+const QUEUE_SECONDS = 1.5;
+/** Endgame: a second holder for a piece in flight this long (ms)... */
+const DUPLICATE_AFTER_MS = 1500;
+/** ...and no piece on more peers than this at once. */
+const MAX_COPIES = 2;
 /** Peers this session keeps connections to. */
 const MAX_CONNECTIONS = 16;
 /** Corrupt pieces after which a peer is banned for this session. */
@@ -52,10 +71,16 @@ interface PeerState {
   ip: string;
   port: number;
   have: Bitfield;
+  /** Pieces it announced in Have frames since the tracker's last map. */
+  heard: Set<number>;
   connection?: ConnectionRef;
   dialing: boolean;
   lastDialFailure: number;
-  inFlight: Set<number>;
+  /** Piece -> when it was asked of this peer. */
+  inFlight: Map<number, number>;
+  /** Delivery rate (bytes/s), a moving average; 0 until the first piece. */
+  rate: number;
+  lastDeliveryAt: number;
   corrupt: number;
   banned: boolean;
 }
@@ -73,7 +98,9 @@ class DownloadSessionActor {
   private manifest?: ManifestData;
   private have?: Bitfield;
   private readonly peers = new Map<string, PeerState>();
-  private readonly inFlight = new Map<number, string>();
+  /** Piece -> the peers fetching it now. */
+  private readonly inFlight = new Map<number, Set<string>>();
+  private bytesInFlight = 0;
   private readonly failedPairs = new Set<string>();
   private refreshing = false;
   private openingManifest = false;
@@ -95,7 +122,7 @@ class DownloadSessionActor {
     if (this.finished) return;
     switch (m.body) {
       case 'refresh': void this.refresh(); break;
-      case 'pieceVerified': this.onVerified(m.pieceVerified!.piece ?? 0); break;
+      case 'pieceVerified': this.onVerified(m.pieceVerified!.piece ?? 0, hex(m.pieceVerified!.peerId ?? new Uint8Array(0))); break;
       case 'pieceCorrupt': this.onCorrupt(m.pieceCorrupt!.piece ?? 0, hex(m.pieceCorrupt!.peerId ?? new Uint8Array(0))); break;
       case 'pieceAbandoned': {
         const a = m.pieceAbandoned!;
@@ -104,6 +131,7 @@ class DownloadSessionActor {
       }
       case 'downloadFinished': this.finish(true, '', m.downloadFinished!.path ?? ''); break;
       case 'downloadFailed': this.finish(false, m.downloadFailed!.reason ?? 'failed', ''); break;
+      case 'peerHas': this.onPeerHas(hex(m.peerHas!.peerId ?? new Uint8Array(0)), m.peerHas!.piece ?? 0); break;
       default: break;
     }
   }
@@ -148,12 +176,14 @@ class DownloadSessionActor {
       const known = this.peers.get(idHex);
       if (known) {
         known.have = have;
+        for (const i of known.heard) if (i < have.length) have.set(i);
+        known.heard.clear();
         known.ip = p.ip ?? known.ip;
         known.port = p.port ?? known.port;
       } else {
         this.peers.set(idHex, {
-          id: p.peerId ?? new Uint8Array(0), ip: p.ip ?? '', port: p.port ?? 0, have, dialing: false,
-          lastDialFailure: 0, inFlight: new Set(), corrupt: 0, banned: false,
+          id: p.peerId ?? new Uint8Array(0), ip: p.ip ?? '', port: p.port ?? 0, have, heard: new Set(), dialing: false,
+          lastDialFailure: 0, inFlight: new Map(), rate: 0, lastDeliveryAt: 0, corrupt: 0, banned: false,
         });
       }
     }
@@ -219,6 +249,7 @@ class DownloadSessionActor {
       const r = await this.ctx.ask(this.props.endpoint, { dial: { peerId: peer.id, ip: peer.ip, port: peer.port } }, p2p.v1.DialResult, ASK_TIMEOUT_MS);
       if (r.error || !r.connection) throw new Error(r.error || 'no connection');
       peer.connection = r.connection as ConnectionRef;
+      this.ctx.tell(peer.connection, { watch: { contentId: this.contentId, session: this.ctx.self } });
       return peer.connection;
     } catch (err) {
       peer.lastDialFailure = Date.now();
@@ -248,57 +279,116 @@ class DownloadSessionActor {
 
   // ---- picking ----
 
-  /** Fills every free request slot: rarest missing piece, random holder. */
+  /** Pieces this peer may have in flight now: about QUEUE_SECONDS of its rate. */
+  private slotsOf(peer: PeerState): number {
+    const pieceSize = this.manifest!.pieceSize;
+    const byBytes = Math.max(1, Math.floor(MAX_BYTES_PER_PEER / pieceSize));
+    const wanted = peer.rate > 0 ? Math.ceil((peer.rate * QUEUE_SECONDS) / pieceSize) : INITIAL_PIECES_PER_PEER;
+    return Math.max(1, Math.min(wanted, MAX_PIECES_PER_PEER, byBytes));
+  }
+
+  private usable(peer: PeerState | undefined): peer is PeerState & { connection: ConnectionRef } {
+    return !!peer && !!peer.connection && !peer.banned;
+  }
+
+  /** Fills every free request slot: rarest missing piece, random holder; then the endgame. */
   private fill(): void {
     if (!this.have || !this.manifest || this.finished) return;
     const views: PeerView[] = [];
     for (const [peerId, p] of this.peers) views.push({ peerId, have: p.have });
+    const counts = this.props.policy === 'rarest' || this.props.policy === undefined ? availability(this.have.length, views) : undefined;
     const inFlight = new Set(this.inFlight.keys());
+    const roomFor = (peer: PeerState) => peer.inFlight.size < this.slotsOf(peer) && this.bytesInFlight < MAX_BYTES_IN_FLIGHT;
     for (;;) {
       const pick = pickPiece({
         have: this.have,
         inFlight,
         peers: views,
-        canTake: (id) => {
-          const p = this.peers.get(id);
-          return !!p && !!p.connection && !p.banned && p.inFlight.size < PIECES_PER_PEER;
-        },
-        exclude: (id, piece) => this.failedPairs.has(`${id}:${piece}`),
+        availability: counts,
+        canTake: (id) => { const p = this.peers.get(id); return this.usable(p) && roomFor(p); },
+        exclude: this.failedPairs.size === 0 ? undefined : (id, piece) => this.failedPairs.has(`${id}:${piece}`),
       }, cryptoRng, this.props.policy ?? 'rarest');
       if (!pick) break;
-      const peer = this.peers.get(pick.peerId)!;
       inFlight.add(pick.piece);
-      this.inFlight.set(pick.piece, pick.peerId);
-      peer.inFlight.add(pick.piece);
-      this.ctx.tell(peer.connection!, {
-        fetchPiece: {
-          contentId: this.contentId, piece: pick.piece, length: pieceLength(this.manifest, pick.piece),
-          session: this.ctx.self, store: this.props.store,
-        },
-      });
+      this.request(pick.piece, pick.peerId);
+    }
+    this.fillEndgame(roomFor);
+  }
+
+  private fillEndgame(roomFor: (peer: PeerState) => boolean): void {
+    if (this.inFlight.size === 0) return;
+    const missing = this.have!.length - this.have!.count();
+    const everythingAsked = this.inFlight.size >= missing;
+    const now = Date.now();
+    const flights: PieceInFlight[] = [];
+    for (const [piece, holders] of this.inFlight) {
+      let since = Infinity;
+      for (const id of holders) since = Math.min(since, this.peers.get(id)?.inFlight.get(piece) ?? now);
+      flights.push({ piece, holders: holders.size, since });
+    }
+    for (const [peerId, peer] of this.peers) {
+      if (!this.usable(peer)) continue;
+      while (roomFor(peer)) {
+        const piece = pickDuplicate(flights, (i) => peer.have.has(i) && !peer.inFlight.has(i) && !this.failedPairs.has(`${peerId}:${i}`),
+          now, everythingAsked ? 0 : DUPLICATE_AFTER_MS, MAX_COPIES);
+        if (piece === undefined) break;
+        flights.find((f) => f.piece === piece)!.holders++;
+        this.request(piece, peerId);
+      }
     }
   }
 
-  private release(piece: number): string | undefined {
-    const peerId = this.inFlight.get(piece);
-    if (peerId === undefined) return undefined;
-    this.inFlight.delete(piece);
-    this.peers.get(peerId)?.inFlight.delete(piece);
-    return peerId;
+  private request(piece: number, peerId: string): void {
+    const peer = this.peers.get(peerId)!;
+    const holders = this.inFlight.get(piece) ?? new Set<string>();
+    holders.add(peerId);
+    this.inFlight.set(piece, holders);
+    peer.inFlight.set(piece, Date.now());
+    this.bytesInFlight += pieceLength(this.manifest!, piece);
+    this.ctx.tell(peer.connection!, {
+      fetchPiece: {
+        contentId: this.contentId, piece, length: pieceLength(this.manifest!, piece),
+        session: this.ctx.self, store: this.props.store,
+      },
+    });
   }
 
-  private onVerified(piece: number): void {
+  /** This peer no longer fetches this piece. */
+  private release(piece: number, peerId: string): void {
+    const holders = this.inFlight.get(piece);
+    if (!holders?.delete(peerId)) return;
+    if (holders.size === 0) this.inFlight.delete(piece);
+    this.peers.get(peerId)?.inFlight.delete(piece);
+    this.bytesInFlight -= pieceLength(this.manifest!, piece);
+  }
+
+  private onVerified(piece: number, fromHex: string): void {
     if (!this.have || this.have.has(piece)) return;
-    this.release(piece);
+    const from = this.peers.get(fromHex);
+    const now = Date.now();
+    if (from?.inFlight.has(piece)) {
+      // Pieces from one peer arrive one after another: the time since the
+      // later of its request and the last delivery is this piece's share.
+      const took = Math.max(1, now - Math.max(from.inFlight.get(piece)!, from.lastDeliveryAt));
+      const sample = (pieceLength(this.manifest!, piece) * 1000) / took;
+      from.rate = from.rate === 0 ? sample : 0.7 * from.rate + 0.3 * sample;
+      from.lastDeliveryAt = now;
+    }
+    for (const peerId of [...(this.inFlight.get(piece) ?? [])]) {
+      const peer = this.peers.get(peerId);
+      if (peerId !== fromHex && peer?.connection) this.ctx.tell(peer.connection, { cancelPiece: { contentId: this.contentId, piece } });
+      this.release(piece, peerId);
+    }
     this.have.set(piece);
     this.bytesHave += pieceLength(this.manifest!, piece);
-    this.lastUsefulAt = Date.now();
+    this.lastUsefulAt = now;
+    this.ctx.tell(this.props.endpoint, { broadcastHave: { contentId: this.contentId, piece } });
     this.report('');
     this.fill();
   }
 
   private onCorrupt(piece: number, peerId: string): void {
-    this.release(piece);
+    this.release(piece, peerId);
     this.failedPairs.add(`${peerId}:${piece}`);
     const peer = this.peers.get(peerId);
     if (peer && ++peer.corrupt >= BAN_AFTER_CORRUPT) this.ban(peer, `${peer.corrupt} pieces failed their hash`);
@@ -307,20 +397,28 @@ class DownloadSessionActor {
   }
 
   private onAbandoned(piece: number, peerId: string, reason: string): void {
-    if (this.inFlight.get(piece) === peerId) this.release(piece);
+    this.release(piece, peerId);
     const peer = this.peers.get(peerId);
     if (peer && /closed|stopped/.test(reason)) {
       peer.connection = undefined;
-      for (const p of [...peer.inFlight]) this.release(p);
+      for (const p of [...peer.inFlight.keys()]) this.release(p, peerId);
     } else if (peer && reason) {
       this.failedPairs.add(`${peerId}:${piece}`);
     }
     this.fill();
   }
 
+  private onPeerHas(peerId: string, piece: number): void {
+    const peer = this.peers.get(peerId);
+    if (!peer || !this.have || piece >= peer.have.length || peer.have.has(piece)) return;
+    peer.have.set(piece);
+    peer.heard.add(piece);
+    if (!this.have.has(piece) && !this.inFlight.has(piece)) this.fill();
+  }
+
   private ban(peer: PeerState, why: string): void {
     peer.banned = true;
-    for (const p of [...peer.inFlight]) this.release(p);
+    for (const p of [...peer.inFlight.keys()]) this.release(p, hex(peer.id));
     if (peer.connection) this.ctx.tell(peer.connection, { close: {} });
     peer.connection = undefined;
     this.report(`banned ${peer.ip}:${peer.port} for this download: ${why}`);

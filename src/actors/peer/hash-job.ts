@@ -1,24 +1,24 @@
-// Piscina worker: SHA-256 off the actors' threads. Two jobs: hash one piece
-// held in memory (the store assembles pieces in SharedArrayBuffers, so the
-// bytes are read here in place, never copied), and hash every piece of a file
-// on disk when a folder is first shared.
+// Piscina worker: SHA-256 and disk writes off the actors' threads. Two jobs:
+// verify one downloaded piece and, if its hash is right, write it at its place
+// in NAME.part (the piece arrives in a transfer list, so it is never copied;
+// file descriptors are process-wide, so the store's open file is used here);
+// and hash every piece of a file on disk when a folder is first shared.
 import { createHash } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 export type HashTask =
-  | { kind: 'piece'; data: Uint8Array }
+  | { kind: 'verify-write'; data: Uint8Array; expected: Uint8Array; fd: number; position: number }
   | { kind: 'file'; path: string; pieceSize: number; size: number };
 
 export type HashResult =
-  | { kind: 'piece'; digest: Uint8Array }
+  | { kind: 'verify-write'; hashOk: boolean; writeError?: string }
   | { kind: 'file'; hashes: Uint8Array[] };
 
 const READ_CHUNK = 1 << 20;
 
 export default async function hash(task: HashTask): Promise<HashResult> {
-  if (task.kind === 'piece') {
-    return { kind: 'piece', digest: new Uint8Array(createHash('sha256').update(task.data).digest()) };
-  }
+  if (task.kind === 'verify-write') return verifyAndWrite(task);
   const hashes: Uint8Array[] = [];
   const file = await open(task.path, 'r');
   try {
@@ -39,4 +39,17 @@ export default async function hash(task: HashTask): Promise<HashResult> {
     await file.close();
   }
   return { kind: 'file', hashes };
+}
+
+function verifyAndWrite(task: Extract<HashTask, { kind: 'verify-write' }>): HashResult {
+  const digest = createHash('sha256').update(task.data).digest();
+  if (!digest.equals(task.expected)) return { kind: 'verify-write', hashOk: false };
+  try {
+    for (let done = 0; done < task.data.length;) {
+      done += writeSync(task.fd, task.data, done, task.data.length - done, task.position + done);
+    }
+    return { kind: 'verify-write', hashOk: true };
+  } catch (err) {
+    return { kind: 'verify-write', hashOk: true, writeError: (err as Error).message };
+  }
 }

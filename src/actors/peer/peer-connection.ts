@@ -1,21 +1,23 @@
 // One TCP connection to another peer, both directions at once. As a client it
-// turns FetchPiece commands into a pipeline of 16 KiB block requests (several
-// in flight, so the link never idles waiting for a round trip) and hands each
-// arriving block to the piece store. As a server it answers the remote's
-// manifest and block requests from the piece store, under the upload limit.
+// turns FetchPiece commands into a pipeline of 16 KiB block requests (many in
+// flight, so the link never idles waiting for a round trip), assembles each
+// piece and hands it whole to the piece store. As a server it reads the
+// remote's requested blocks from the store a window at a time and sends them
+// under the peer's upload limit, the data going to the socket without a copy.
 // Frames are varint-length-delimited p2p.v1.PeerFrame messages.
 //
 // Accepts ConnectionCommand: FetchPiece, CancelPiece, FetchManifest (ask ->
-// ManifestResult), Close.
-// Sends StoreCommand (GetManifest, ReadBlock asks; WriteBlock),
-// SessionCommand.PieceAbandoned, TcpEndpointCommand.ConnectionClosed.
+// ManifestResult), Close, SendHave, Watch.
+// Sends StoreCommand (GetManifest, ReadBlock asks; WritePiece),
+// SessionCommand (PieceAbandoned, PeerHas), TcpEndpointCommand.ConnectionClosed.
 import type * as net from 'node:net';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, type ActorContext, type ActorRef, type Delivery } from '../../runtime';
 import { FrameDecoder, delimit } from '../../core/frame-codec';
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
-import type { TokenBucket } from '../../core/rate';
+import { blockFrameHead } from './block-frame';
+import type { Traffic, UploadPriority } from './traffic';
 
 type Command = p2p.v1.ConnectionCommand.$Properties;
 type SessionRef = ActorRef<p2p.v1.SessionCommand.$Properties>;
@@ -28,25 +30,38 @@ export interface PeerConnectionProps {
   key: string;
 }
 
-/** Host-local objects handed over by the endpoint: the socket and the peer's shared upload bucket. */
+/** Host-local objects handed over by the endpoint: the socket and the peer's shared traffic limits. */
 export interface ConnectionResources {
   socket: net.Socket;
-  upload?: TokenBucket;
+  traffic: Traffic;
 }
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame accepted: a manifest of 32,768 piece hashes fits with room. */
 export const MAX_FRAME_BYTES = 2 * 1024 * 1024;
-/** Block requests kept in flight on one connection. */
-const PIPELINE_BLOCKS = 64;
+/** Block requests kept in flight on one connection (2 MiB of 16 KiB blocks)... */
+const PIPELINE_BLOCKS = 128;
+/** ...topped up once this many have arrived, so requests leave in batches (fewer, larger writes). */
+const REQUEST_BATCH = 32;
 /** Block requests from the remote we hold at most; more is abuse. */
 const MAX_SERVING = 512;
+/** Largest block the remote may ask for. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+/** Blocks are served from windows of a piece read whole from the store. */
+const READ_WINDOW = 256 * 1024;
+/** Windows kept per connection: the one being sent and those read ahead. */
+const CACHED_WINDOWS = 12;
+/** Past this much unsent data on the socket, serving waits for it to drain. */
+const SEND_HIGH_WATER = 4 * 1024 * 1024;
+/** Piece buffers kept for reuse per connection. */
+const SPARE_BUFFERS = 8;
+/** Pieces whose upload priority is remembered per connection. */
+const REMEMBERED_SERVES = 64;
 const STORE_TIMEOUT_MS = 30_000;
 const HELLO_TIMEOUT_MS = 10_000;
 
 interface BlockWanted {
-  contentId: Uint8Array;
-  idHex: string;
+  pieceKey: string;
   piece: number;
   offset: number;
   length: number;
@@ -54,10 +69,22 @@ interface BlockWanted {
 
 interface PieceWanted {
   contentId: Uint8Array;
+  piece: number;
+  length: number;
+  /** The piece, filled in as blocks arrive (taken when the first one does). */
+  data?: Buffer;
   /** Blocks not yet received. */
   remaining: number;
   session: SessionRef;
   store: StoreRef;
+}
+
+interface ServeRequest {
+  contentId: Uint8Array;
+  idHex: string;
+  piece: number;
+  offset: number;
+  length: number;
 }
 
 export const PeerConnection = defineBehavior<Command, PeerConnectionProps>({
@@ -69,28 +96,48 @@ export const PeerConnection = defineBehavior<Command, PeerConnectionProps>({
   create: (ctx, props) => new PeerConnectionActor(ctx, props),
 });
 
-const pieceKey = (idHex: string, piece: number) => `${idHex}:${piece}`;
-const blockKey = (idHex: string, piece: number, offset: number) => `${idHex}:${piece}:${offset}`;
+/** Blocks are served from aligned windows; a request across a window edge (never ours) gets its own. */
+function windowStartOf(r: { offset: number; length: number }): number {
+  const start = r.offset - (r.offset % READ_WINDOW);
+  return r.offset + r.length > start + READ_WINDOW ? r.offset : start;
+}
+
+function windowLengthOf(r: { offset: number; length: number }, start: number): number {
+  return Math.max(READ_WINDOW, r.offset + r.length - start);
+}
+
+const pieceKeyOf = (idHex: string, piece: number) => `${idHex}:${piece}`;
+const blockKeyOf = (pieceKey: string, offset: number) => `${pieceKey}:${offset}`;
 
 class PeerConnectionActor {
   private readonly socket: net.Socket;
+  private readonly traffic: Traffic;
   private readonly decoder = new FrameDecoder(MAX_FRAME_BYTES);
   private remoteId: Uint8Array = new Uint8Array(0);
+  // Downloading:
   private readonly queue: BlockWanted[] = [];
   private readonly outstanding = new Map<string, BlockWanted>();
   private readonly pieces = new Map<string, PieceWanted>();
   private readonly manifestWaiters = new Map<string, Delivery[]>();
-  private readonly cancelled = new Set<string>();
-  private serving = 0;
-  private readonly upload?: TokenBucket;
-  private uploadChain: Promise<void> = Promise.resolve();
+  private readonly watchers = new Map<string, SessionRef[]>();
+  // Serving:
+  private readonly serveQueue: ServeRequest[] = [];
+  private readonly windows = new Map<string, Promise<p2p.v1.BlockData.$Properties>>();
+  private readonly servePriority = new Map<string, UploadPriority>();
+  private serving = false;
+  private corked = false;
+  private lastId: Buffer = Buffer.alloc(0);
+  private lastIdHex = '';
+  /** Piece buffers to reuse: a finished piece is copied into its message to the store. */
+  private readonly spareBuffers: Buffer[] = [];
+  private paused = false;
   private closed = false;
   private helloTimer?: NodeJS.Timeout;
 
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: PeerConnectionProps) {
     const resources = ctx.resource as ConnectionResources;
     this.socket = resources.socket;
-    this.upload = resources.upload;
+    this.traffic = resources.traffic;
   }
 
   started(): void {
@@ -118,6 +165,15 @@ class PeerConnectionActor {
         if (waiters.length === 1) this.send({ manifestRequest: { contentId: id } });
         break;
       }
+      case 'sendHave': this.send({ have: { contentId: m.sendHave!.contentId, piece: m.sendHave!.piece } }); break;
+      case 'watch': {
+        const w = m.watch!;
+        if (!w.session) break;
+        const idHex = hex(w.contentId ?? new Uint8Array(0));
+        const list = (this.watchers.get(idHex) ?? []).filter((s) => s.id !== w.session!.id);
+        this.watchers.set(idHex, [...list, w.session as SessionRef]);
+        break;
+      }
       case 'close': this.close('closed on request'); break;
       default: d.fail(`unsupported connection command ${String(m.body)}`);
     }
@@ -127,33 +183,43 @@ class PeerConnectionActor {
 
   private fetchPiece(f: p2p.v1.FetchPiece.$Properties): void {
     const contentId = f.contentId ?? new Uint8Array(0);
-    const idHex = hex(contentId);
     const piece = f.piece ?? 0;
     if (!f.session || !f.store) return;
     if (this.closed) {
       this.ctx.tell(f.session as SessionRef, { pieceAbandoned: { contentId, piece, peerId: this.remoteId, reason: 'connection closed' } });
       return;
     }
-    const blocks = blocksOfPiece(f.length ?? 0);
-    this.pieces.set(pieceKey(idHex, piece), { contentId, remaining: blocks.length, session: f.session as SessionRef, store: f.store as StoreRef });
-    for (const b of blocks) this.queue.push({ contentId, idHex, piece, offset: b.offset, length: b.length });
+    const pieceKey = pieceKeyOf(this.idHexOf(contentId), piece);
+    if (this.pieces.has(pieceKey)) return;
+    const length = f.length ?? 0;
+    const blocks = blocksOfPiece(length);
+    this.pieces.set(pieceKey, {
+      contentId, piece, length, remaining: blocks.length,
+      session: f.session as SessionRef, store: f.store as StoreRef,
+    });
+    for (const b of blocks) this.queue.push({ pieceKey, piece, offset: b.offset, length: b.length });
     this.pump();
   }
 
   private pump(): void {
+    if (this.outstanding.size > PIPELINE_BLOCKS - REQUEST_BATCH) return;
     while (!this.closed && this.outstanding.size < PIPELINE_BLOCKS && this.queue.length > 0) {
       const b = this.queue.shift()!;
-      if (!this.pieces.has(pieceKey(b.idHex, b.piece))) continue;
-      this.outstanding.set(blockKey(b.idHex, b.piece, b.offset), b);
-      this.send({ blockRequest: { contentId: b.contentId, piece: b.piece, offset: b.offset, length: b.length } });
+      const wanted = this.pieces.get(b.pieceKey);
+      if (!wanted) continue; // cancelled
+      this.outstanding.set(blockKeyOf(b.pieceKey, b.offset), b);
+      this.send({ blockRequest: { contentId: wanted.contentId, piece: b.piece, offset: b.offset, length: b.length } });
     }
   }
 
   private cancelPiece(contentId: Uint8Array, piece: number): void {
-    const idHex = hex(contentId);
-    if (!this.pieces.delete(pieceKey(idHex, piece))) return;
+    const pieceKey = pieceKeyOf(this.idHexOf(contentId), piece);
+    const wanted = this.pieces.get(pieceKey);
+    if (!wanted) return;
+    this.pieces.delete(pieceKey);
+    this.recycle(wanted.data);
     for (const [key, b] of this.outstanding) {
-      if (b.idHex === idHex && b.piece === piece) {
+      if (b.pieceKey === pieceKey) {
         this.outstanding.delete(key);
         this.send({ blockCancel: { contentId, piece, offset: b.offset, length: b.length } });
       }
@@ -162,66 +228,152 @@ class PeerConnectionActor {
   }
 
   private onBlock(b: p2p.v1.Block.$Properties): void {
-    const idHex = hex(b.contentId ?? new Uint8Array(0));
-    const key = blockKey(idHex, b.piece ?? 0, b.offset ?? 0);
+    const pieceKey = pieceKeyOf(this.idHexOf(b.contentId ?? new Uint8Array(0)), b.piece ?? 0);
+    const key = blockKeyOf(pieceKey, b.offset ?? 0);
     const wanted = this.outstanding.get(key);
     if (!wanted) return; // cancelled, or never asked: ignore
     this.outstanding.delete(key);
-    const piece = this.pieces.get(pieceKey(idHex, wanted.piece));
+    const piece = this.pieces.get(pieceKey);
     const data = b.data ?? new Uint8Array(0);
     if (piece && data.length === wanted.length) {
-      this.ctx.tell(piece.store, {
-        writeBlock: { contentId: wanted.contentId, piece: wanted.piece, offset: wanted.offset, data, session: piece.session, peerId: this.remoteId },
-      });
-      if (--piece.remaining === 0) this.pieces.delete(pieceKey(idHex, wanted.piece));
+      piece.data ??= this.pieceBuffer(piece.length);
+      piece.data.set(data, wanted.offset);
+      if (--piece.remaining === 0) {
+        this.pieces.delete(pieceKey);
+        this.ctx.tell(piece.store, {
+          writePiece: { contentId: piece.contentId, piece: piece.piece, data: piece.data, session: piece.session, peerId: this.remoteId },
+        });
+        this.recycle(piece.data);
+      }
     } else if (piece) {
-      this.abandon(idHex, wanted.piece, `sent a block of ${data.length} bytes instead of ${wanted.length}`);
+      this.abandon(pieceKey, `sent a block of ${data.length} bytes instead of ${wanted.length}`);
     }
     this.pump();
   }
 
-  private abandon(idHex: string, piece: number, reason: string): void {
-    const wanted = this.pieces.get(pieceKey(idHex, piece));
+  private pieceBuffer(length: number): Buffer {
+    const spare = this.spareBuffers.findIndex((b) => b.length === length);
+    return spare >= 0 ? this.spareBuffers.splice(spare, 1)[0]! : Buffer.allocUnsafeSlow(length);
+  }
+
+  private recycle(data: Buffer | undefined): void {
+    if (data && this.spareBuffers.length < SPARE_BUFFERS) this.spareBuffers.push(data);
+  }
+
+  private abandon(pieceKey: string, reason: string): void {
+    const wanted = this.pieces.get(pieceKey);
     if (!wanted) return;
-    this.pieces.delete(pieceKey(idHex, piece));
-    for (const [key, b] of this.outstanding) if (b.idHex === idHex && b.piece === piece) this.outstanding.delete(key);
-    this.ctx.tell(wanted.session, { pieceAbandoned: { contentId: wanted.contentId, piece, peerId: this.remoteId, reason } });
+    this.pieces.delete(pieceKey);
+    this.recycle(wanted.data);
+    for (const [key, b] of this.outstanding) if (b.pieceKey === pieceKey) this.outstanding.delete(key);
+    this.ctx.tell(wanted.session, { pieceAbandoned: { contentId: wanted.contentId, piece: wanted.piece, peerId: this.remoteId, reason } });
+  }
+
+  private onHave(h: p2p.v1.Have.$Properties): void {
+    const contentId = h.contentId ?? new Uint8Array(0);
+    for (const session of this.watchers.get(hex(contentId)) ?? []) {
+      this.ctx.tell(session, { peerHas: { contentId, peerId: this.remoteId, piece: h.piece ?? 0 } });
+    }
   }
 
   // ---- serving the remote ----
 
-  private async serveBlock(r: p2p.v1.BlockRequest.$Properties): Promise<void> {
+  private onBlockRequest(r: p2p.v1.BlockRequest.$Properties): void {
     const contentId = r.contentId ?? new Uint8Array(0);
-    const piece = r.piece ?? 0;
-    const offset = r.offset ?? 0;
-    const length = r.length ?? 0;
-    const key = blockKey(hex(contentId), piece, offset);
-    this.serving++;
-    try {
-      const block = await this.ctx.ask(this.props.store, { readBlock: { contentId, piece, offset, length } }, p2p.v1.BlockData, STORE_TIMEOUT_MS);
-      if (this.cancelled.delete(key) || this.closed) return;
-      if (block.error) {
-        this.send({ blockRejected: { contentId, piece, offset, length, reason: block.error } });
-        return;
-      }
-      const data = block.data ?? new Uint8Array(0);
-      if (this.upload) await this.throttle(data.length);
-      this.send({ block: { contentId, piece, offset, data } });
-    } catch (err) {
-      this.send({ blockRejected: { contentId, piece, offset, length, reason: (err as Error).message } });
-    } finally {
-      this.serving--;
+    const request: ServeRequest = { contentId, idHex: this.idHexOf(contentId), piece: r.piece ?? 0, offset: r.offset ?? 0, length: r.length ?? 0 };
+    if (request.length === 0 || request.length > MAX_REQUEST_BYTES) {
+      this.send({ blockRejected: { ...request, reason: `blocks are 1 to ${MAX_REQUEST_BYTES} bytes` } });
+      return;
+    }
+    if (this.serveQueue.length >= MAX_SERVING) {
+      this.fatal(`more than ${MAX_SERVING} block requests pending`);
+      return;
+    }
+    const pieceKey = pieceKeyOf(request.idHex, request.piece);
+    if (!this.servePriority.has(pieceKey)) {
+      this.servePriority.set(pieceKey, { rank: this.traffic.rankOf(pieceKey), requestedAt: Date.now() });
+      if (this.servePriority.size > REMEMBERED_SERVES) this.servePriority.delete(this.servePriority.keys().next().value!);
+    }
+    this.serveQueue.push(request);
+    // Read ahead: the store reads this block's window while earlier ones are sent.
+    const start = windowStartOf(request);
+    void this.readWindow(request.contentId, request.idHex, request.piece, start, windowLengthOf(request, start));
+    if (!this.serving) void this.serve();
+  }
+
+  private onBlockCancel(c: p2p.v1.BlockCancel.$Properties): void {
+    const idHex = hex(c.contentId ?? new Uint8Array(0));
+    // The request at the head may be in the middle of being sent: leave it.
+    for (let i = this.serveQueue.length - 1; i >= 1; i--) {
+      const r = this.serveQueue[i]!;
+      if (r.idHex === idHex && r.piece === (c.piece ?? 0) && r.offset === (c.offset ?? 0)) this.serveQueue.splice(i, 1);
     }
   }
 
-  /** Waits until the upload limit lets `bytes` go, in request order. */
-  private throttle(bytes: number): Promise<void> {
-    const turn = this.uploadChain.then(() => {
-      const waitMs = this.upload!.take(bytes, Date.now());
-      return waitMs > 0 ? new Promise<void>((r) => setTimeout(r, waitMs)) : undefined;
+  /** Sends queued blocks in order until the queue is empty; one loop per connection. */
+  private async serve(): Promise<void> {
+    this.serving = true;
+    try {
+      while (!this.closed && this.serveQueue.length > 0) {
+        const r = this.serveQueue[0]!;
+        const window = await this.windowFor(r);
+        if (this.closed) return;
+        const at = r.offset - window.start;
+        if (window.error || at + r.length > window.data.length) {
+          this.serveQueue.shift();
+          this.send({ blockRejected: { contentId: r.contentId, piece: r.piece, offset: r.offset, length: r.length, reason: window.error || 'outside the piece' } });
+          continue;
+        }
+        if (this.traffic.uploadLimited) {
+          const priority = this.servePriority.get(pieceKeyOf(r.idHex, r.piece)) ?? { rank: 0, requestedAt: Date.now() };
+          await this.traffic.whenCanSend(r.length, priority);
+          if (this.closed) return;
+        }
+        this.serveQueue.shift();
+        this.corkUntilNextTick();
+        this.socket.write(blockFrameHead(r.contentId, r.piece, r.offset, r.length));
+        this.socket.write(window.data.subarray(at, at + r.length));
+        this.traffic.sent(r.length);
+        if (this.socket.writableLength > SEND_HIGH_WATER) await this.drained();
+      }
+    } finally {
+      this.serving = false;
+    }
+  }
+
+  /** Blocks sent in one turn of the event loop leave in one writev. */
+  private corkUntilNextTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => { this.corked = false; this.socket.uncork(); });
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => { this.socket.off('drain', done); this.socket.off('close', done); resolve(); };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
     });
-    this.uploadChain = turn;
-    return turn;
+  }
+
+  /** The window of the piece that holds request `r`, read once and shared by its blocks. */
+  private async windowFor(r: ServeRequest): Promise<{ start: number; data: Uint8Array; error: string }> {
+    const start = windowStartOf(r);
+    const reply = await this.readWindow(r.contentId, r.idHex, r.piece, start, windowLengthOf(r, start));
+    return { start, data: reply.data ?? new Uint8Array(0), error: reply.error ?? '' };
+  }
+
+  private readWindow(contentId: Uint8Array, idHex: string, piece: number, offset: number, length: number): Promise<p2p.v1.BlockData.$Properties> {
+    const key = `${idHex}:${piece}:${offset}:${length}`;
+    let read = this.windows.get(key);
+    if (!read) {
+      read = this.ctx.ask(this.props.store, { readBlock: { contentId, piece, offset, length } }, p2p.v1.BlockData, STORE_TIMEOUT_MS)
+        .catch((err: Error): p2p.v1.BlockData.$Properties => ({ error: err.message }));
+      this.windows.set(key, read);
+      if (this.windows.size > CACHED_WINDOWS) this.windows.delete(this.windows.keys().next().value!);
+    }
+    return read;
   }
 
   private async serveManifest(contentId: Uint8Array): Promise<void> {
@@ -236,6 +388,13 @@ class PeerConnectionActor {
   // ---- the wire ----
 
   private onData(chunk: Buffer): void {
+    const pauseMs = this.traffic.received(chunk.length);
+    if (pauseMs > 0 && !this.paused) {
+      // Over the download limit: stop reading; TCP tells the sender to wait.
+      this.paused = true;
+      this.socket.pause();
+      setTimeout(() => { this.paused = false; if (!this.closed) this.socket.resume(); }, Math.ceil(pauseMs));
+    }
     let frames: Uint8Array[];
     try {
       frames = this.decoder.push(chunk);
@@ -281,25 +440,16 @@ class PeerConnectionActor {
         this.manifestWaiters.delete(idHex);
         break;
       }
-      case 'blockRequest':
-        if (this.serving >= MAX_SERVING) {
-          this.fatal(`more than ${MAX_SERVING} block requests pending`);
-          return;
-        }
-        void this.serveBlock(frame.blockRequest!);
-        break;
+      case 'blockRequest': this.onBlockRequest(frame.blockRequest!); break;
       case 'block': this.onBlock(frame.block!); break;
-      case 'blockCancel': {
-        const c = frame.blockCancel!;
-        if (this.cancelled.size < MAX_SERVING) this.cancelled.add(blockKey(hex(c.contentId ?? new Uint8Array(0)), c.piece ?? 0, c.offset ?? 0));
-        break;
-      }
+      case 'blockCancel': this.onBlockCancel(frame.blockCancel!); break;
       case 'blockRejected': {
         const r = frame.blockRejected!;
-        this.abandon(hex(r.contentId ?? new Uint8Array(0)), r.piece ?? 0, `refused: ${r.reason ?? ''}`);
+        this.abandon(pieceKeyOf(hex(r.contentId ?? new Uint8Array(0)), r.piece ?? 0), `refused: ${r.reason ?? ''}`);
         this.pump();
         break;
       }
+      case 'have': this.onHave(frame.have!); break;
       case 'error': this.close(`the remote peer reported: ${frame.error!.message ?? ''}`); break;
       default: break; // a newer frame type: ignore it
     }
@@ -307,7 +457,16 @@ class PeerConnectionActor {
 
   private send(frame: p2p.v1.PeerFrame.$Properties): void {
     if (this.closed) return;
+    this.corkUntilNextTick();
     this.socket.write(delimit(p2p.v1.PeerFrame.encode(frame).finish()));
+  }
+
+  /** hex() of a content id, remembered for the one a connection mostly sees. */
+  private idHexOf(id: Uint8Array): string {
+    if (this.lastId.length === id.length && Buffer.compare(this.lastId, id) === 0) return this.lastIdHex;
+    this.lastId = Buffer.from(id);
+    this.lastIdHex = hex(id);
+    return this.lastIdHex;
   }
 
   private fatal(reason: string): void {
@@ -322,13 +481,14 @@ class PeerConnectionActor {
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.socket.end(); // flushes a last error frame, if any
     setTimeout(() => this.socket.destroy(), 1000).unref();
-    for (const [key, p] of this.pieces) {
-      const piece = Number(key.slice(key.lastIndexOf(':') + 1));
-      this.ctx.tell(p.session, { pieceAbandoned: { contentId: p.contentId, piece, peerId: this.remoteId, reason } });
+    for (const p of this.pieces.values()) {
+      this.ctx.tell(p.session, { pieceAbandoned: { contentId: p.contentId, piece: p.piece, peerId: this.remoteId, reason } });
     }
     this.pieces.clear();
     this.outstanding.clear();
     this.queue.length = 0;
+    this.serveQueue.length = 0;
+    this.windows.clear();
     for (const waiters of this.manifestWaiters.values()) for (const d of waiters) d.fail(reason);
     this.manifestWaiters.clear();
     this.ctx.tell(this.props.endpoint, { connectionClosed: { key: this.props.key } });

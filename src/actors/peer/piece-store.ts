@@ -1,12 +1,12 @@
-// The piece store: the only actor that touches the shared folder. It hashes
-// the folder's files into manifests at start, serves blocks of verified
-// pieces, assembles incoming blocks into whole pieces, verifies each piece by
-// SHA-256 (on the piscina pool) before writing it positionally into NAME.part,
-// and renames NAME.part to NAME only when every piece is verified.
+// The piece store: the only actor that owns the shared folder. It hashes
+// the folder's files into manifests at start, serves spans of verified
+// pieces, and has each downloaded piece verified by SHA-256 and written
+// positionally into NAME.part on the piscina pool (never on an actor's
+// thread); it renames NAME.part to NAME only when every piece is verified.
 //
 // Accepts StoreCommand: ListHoldings (ask -> Holdings), GetManifest (ask ->
 // ManifestResult), ReadBlock (ask -> BlockData), OpenDownload (ask ->
-// DownloadOpened), WriteBlock, AbandonPiece.
+// DownloadOpened), WritePiece.
 // Sends SessionCommand to download sessions: PieceVerified, PieceCorrupt,
 // DownloadFinished, DownloadFailed.
 import { open, readdir, rename, stat, unlink, writeFile, readFile, type FileHandle } from 'node:fs/promises';
@@ -32,18 +32,10 @@ export interface PieceStoreProps {
 
 const PART_SUFFIX = '.part';
 const STATE_SUFFIX = '.part.state';
-/** Largest block a peer may ask for (we send 16 KiB; accept a little more). */
-const MAX_READ = 4 * BLOCK_SIZE;
+/** Largest span a connection may read at once: it serves blocks from it. */
+const MAX_READ = 64 * BLOCK_SIZE;
 /** How often the resume state of a download is saved at most. */
 const STATE_SAVE_MS = 500;
-
-interface Assembly {
-  data: Uint8Array; // backed by a SharedArrayBuffer: the hash job reads it in place
-  filled: Set<number>;
-  bytes: number;
-  session: ActorRef<SessionCommand>;
-  peers: Set<string>;
-}
 
 interface StoredFile {
   id: Uint8Array;
@@ -55,7 +47,8 @@ interface StoredFile {
   handle?: Promise<FileHandle>;
   // Only while downloading:
   finalPath?: string;
-  assembling: Map<number, Assembly>;
+  /** Pieces on the hash pool now: a second copy of one (endgame) is dropped. */
+  writing: Set<number>;
   pendingWrites: number;
   finishing: boolean;
   failed?: string;
@@ -105,8 +98,7 @@ class PieceStoreActor {
       }
       case 'readBlock': void this.readBlock(m.readBlock!, d); break;
       case 'openDownload': void this.openDownload(m.openDownload!, d); break;
-      case 'writeBlock': this.writeBlock(m.writeBlock!); break;
-      case 'abandonPiece': this.files.get(hex(m.abandonPiece!.contentId ?? new Uint8Array()))?.assembling.delete(m.abandonPiece!.piece ?? 0); break;
+      case 'writePiece': void this.writePiece(m.writePiece!); break;
       default: d.fail(`unsupported store command ${String(m.body)}`);
     }
   }
@@ -136,7 +128,7 @@ class PieceStoreActor {
     const count = pieceCount(size, pieceSize);
     this.files.set(hex(id), {
       id, idHex: hex(id), manifest, path: filePath, have: Bitfield.full(count), complete: true,
-      assembling: new Map(), pendingWrites: 0, finishing: false,
+      writing: new Set(), pendingWrites: 0, finishing: false,
     });
   }
 
@@ -151,13 +143,12 @@ class PieceStoreActor {
     const f = this.files.get(hex(r.contentId ?? new Uint8Array()));
     const piece = r.piece ?? 0;
     const offset = r.offset ?? 0;
-    const length = r.length ?? 0;
     const fail = (error: string) => d.reply(p2p.v1.BlockData, { error });
     if (!f) return fail('no such file here');
     if (piece >= f.have.length || !f.have.has(piece)) return fail(`piece ${piece} is not held here`);
-    if (length === 0 || length > MAX_READ || offset + length > pieceLength(f.manifest, piece)) {
-      return fail(`block ${offset}+${length} is outside piece ${piece}`);
-    }
+    // A span that runs past the piece's end is cut there.
+    const length = Math.min(r.length ?? 0, pieceLength(f.manifest, piece) - offset);
+    if (length <= 0 || length > MAX_READ) return fail(`block ${offset}+${r.length ?? 0} is outside piece ${piece}`);
     try {
       const handle = await this.handleOf(f);
       const data = Buffer.allocUnsafeSlow(length);
@@ -199,7 +190,7 @@ class PieceStoreActor {
       const count = pieceCount(manifest.size, manifest.pieceSize);
       const f: StoredFile = {
         id, idHex: hex(id), manifest, path: partPath, finalPath, have: new Bitfield(count), complete: false,
-        handle: Promise.resolve(handle), assembling: new Map(), pendingWrites: 0, finishing: false,
+        handle: Promise.resolve(handle), writing: new Set(), pendingWrites: 0, finishing: false,
       };
       await this.resume(f);
       this.files.set(f.idHex, f);
@@ -237,56 +228,44 @@ class PieceStoreActor {
     return full;
   }
 
-  private writeBlock(w: p2p.v1.WriteBlock.$Properties): void {
+  private async writePiece(w: p2p.v1.WritePiece.$Properties): Promise<void> {
     const f = this.files.get(hex(w.contentId ?? new Uint8Array()));
-    if (!f || f.complete || f.failed || !w.session) return;
+    if (!f || f.complete || f.failed || f.finishing || !w.session) return;
+    const session = w.session as ActorRef<SessionCommand>;
     const piece = w.piece ?? 0;
-    const offset = w.offset ?? 0;
     const data = w.data ?? new Uint8Array(0);
-    if (piece >= f.have.length || f.have.has(piece)) return;
-    const length = pieceLength(f.manifest, piece);
-    if (data.length === 0 || offset + data.length > length) return;
-    let a = f.assembling.get(piece);
-    if (!a) {
-      a = { data: new Uint8Array(new SharedArrayBuffer(length)), filled: new Set(), bytes: 0, session: w.session as ActorRef<SessionCommand>, peers: new Set() };
-      f.assembling.set(piece, a);
+    if (piece >= f.have.length || f.have.has(piece) || f.writing.has(piece)) return;
+    const peerId = Uint8Array.from(w.peerId ?? []); // a copy: the envelope's buffer moves away below
+    if (data.length !== pieceLength(f.manifest, piece)) {
+      this.ctx.tell(session, { pieceCorrupt: { contentId: f.id, piece, peerId } });
+      return;
     }
-    if (a.filled.has(offset)) return;
-    a.data.set(data, offset);
-    a.filled.add(offset);
-    a.bytes += data.length;
-    a.peers.add(hex(w.peerId ?? new Uint8Array()));
-    if (a.bytes >= length) {
-      f.assembling.delete(piece);
-      void this.verifyAndWrite(f, piece, a);
-    }
-  }
-
-  private async verifyAndWrite(f: StoredFile, piece: number, a: Assembly): Promise<void> {
+    f.writing.add(piece);
     f.pendingWrites++;
     try {
-      const result = await this.jobs!.run({ kind: 'piece', data: a.data });
-      if (result.kind !== 'piece') throw new Error('unexpected hash result');
-      const expected = f.manifest.pieceHashes[piece]!;
-      const firstPeer = [...a.peers][0] ?? '';
-      if (!Buffer.from(result.digest).equals(Buffer.from(expected))) {
-        for (const peer of a.peers) {
-          this.ctx.tell(a.session, { pieceCorrupt: { contentId: f.id, piece, peerId: Buffer.from(peer, 'hex') } });
-        }
-        return;
-      }
       const handle = await this.handleOf(f);
-      await handle.write(a.data, 0, a.data.length, piece * f.manifest.pieceSize);
-      if (f.failed) return;
-      f.have.set(piece);
-      this.scheduleStateSave(f);
-      this.ctx.tell(a.session, { pieceVerified: { contentId: f.id, piece, peerId: Buffer.from(firstPeer, 'hex') } });
+      // The piece's bytes move to the pool thread; the envelope they came in is ours alone.
+      const result = await this.jobs!.run(
+        // The expected hash is copied out: a view would drag the whole manifest's buffer along.
+        { kind: 'verify-write', data, expected: new Uint8Array(f.manifest.pieceHashes[piece]!), fd: handle.fd, position: piece * f.manifest.pieceSize },
+        ownsWholeBuffer(data) ? [data.buffer as ArrayBuffer] : []);
+      if (result.kind !== 'verify-write') throw new Error('unexpected hash result');
+      if (!result.hashOk) {
+        this.ctx.tell(session, { pieceCorrupt: { contentId: f.id, piece, peerId } });
+      } else if (result.writeError) {
+        this.fail(f, session, `cannot write ${f.manifest.name}${PART_SUFFIX}: ${result.writeError}`);
+      } else if (!f.failed) {
+        f.have.set(piece);
+        this.scheduleStateSave(f);
+        this.ctx.tell(session, { pieceVerified: { contentId: f.id, piece, peerId } });
+      }
     } catch (err) {
-      this.fail(f, a.session, `cannot write ${f.manifest.name}${PART_SUFFIX}: ${(err as Error).message}`);
+      this.fail(f, session, `cannot write ${f.manifest.name}${PART_SUFFIX}: ${(err as Error).message}`);
     } finally {
+      f.writing.delete(piece);
       f.pendingWrites--;
     }
-    if (f.have.isComplete() && f.pendingWrites === 0) await this.finish(f, a.session);
+    if (f.have.isComplete() && f.pendingWrites === 0) await this.finish(f, session);
   }
 
   private fail(f: StoredFile, session: ActorRef<SessionCommand>, reason: string): void {
@@ -338,6 +317,11 @@ class PieceStoreActor {
     await writeFile(statePath + '.tmp', bytes);
     await rename(statePath + '.tmp', statePath);
   }
+}
+
+/** A buffer that no other view shares can move to the pool thread. */
+function ownsWholeBuffer(data: Uint8Array): boolean {
+  return data.buffer instanceof ArrayBuffer && data.byteLength >= 4096;
 }
 
 async function openForWriting(p: string): Promise<FileHandle> {

@@ -4,12 +4,14 @@
 // by every download session that needs that peer.
 //
 // Accepts TcpEndpointCommand: Dial (ask -> DialResult), GetAddress (ask ->
-// EndpointAddress), ConnectionClosed (from a connection that ended).
+// EndpointAddress), ConnectionClosed (from a connection that ended),
+// BroadcastHave (a Have frame to every connected peer), GetTransferStats (ask
+// -> TransferStats).
 import * as net from 'node:net';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, type ActorContext, type ActorRef, type Delivery } from '../../runtime';
 import type { ConnectionResources, PeerConnectionProps } from './peer-connection';
-import { TokenBucket } from '../../core/rate';
+import { Traffic } from './traffic';
 
 type Command = p2p.v1.TcpEndpointCommand.$Properties;
 type ConnectionRef = ActorRef<p2p.v1.ConnectionCommand.$Properties>;
@@ -19,8 +21,9 @@ export interface TcpEndpointProps {
   port: number;
   peerIdHex: string;
   store: ActorRef<p2p.v1.StoreCommand.$Properties>;
-  /** Upload limit of this peer in bytes per second, over all connections (0 = none). */
+  /** Limits of this peer in bytes per second, over all connections (0 = none). */
   maxUpBytesPerSec: number;
+  maxDownBytesPerSec?: number;
 }
 
 const DIAL_TIMEOUT_MS = 5000;
@@ -35,14 +38,15 @@ export const TcpEndpoint = defineBehavior<Command, TcpEndpointProps>({
 class TcpEndpointActor {
   private server?: net.Server;
   private readonly outgoing = new Map<string, Promise<ConnectionRef>>();
+  /** Every live connection, inbound and outbound, by key. */
+  private readonly connections = new Map<string, ConnectionRef>();
   private inboundCount = 0;
   private listenError = '';
-  /** One bucket for every connection: the limit is the peer's, not a socket's. */
-  private readonly upload?: TokenBucket;
+  /** One for every connection: the limits are the peer's, not a socket's. */
+  private readonly traffic: Traffic;
 
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: TcpEndpointProps) {
-    const rate = props.maxUpBytesPerSec;
-    if (rate > 0 && Number.isFinite(rate)) this.upload = new TokenBucket(rate, Math.min(rate, 64 * 1024), Date.now());
+    this.traffic = new Traffic(props.maxUpBytesPerSec || Infinity, props.maxDownBytesPerSec || Infinity);
   }
 
   async started(): Promise<void> {
@@ -62,6 +66,7 @@ class TcpEndpointActor {
 
   stopped(): void {
     this.server?.close();
+    this.traffic.close();
   }
 
   receive(m: Command, d: Delivery): void {
@@ -79,7 +84,20 @@ class TcpEndpointActor {
           (err) => d.reply(p2p.v1.DialResult, { error: `cannot connect to ${ip}:${port}: ${(err as Error).message}` }));
         break;
       }
-      case 'connectionClosed': this.outgoing.delete(m.connectionClosed!.key ?? ''); break;
+      case 'connectionClosed': {
+        const key = m.connectionClosed!.key ?? '';
+        this.outgoing.delete(key);
+        this.connections.delete(key);
+        break;
+      }
+      case 'broadcastHave': {
+        const { contentId, piece } = m.broadcastHave!;
+        for (const c of this.connections.values()) this.ctx.tell(c, { sendHave: { contentId, piece } });
+        break;
+      }
+      case 'getTransferStats':
+        d.reply(p2p.v1.TransferStats, { ...this.traffic.stats(), connections: this.connections.size });
+        break;
       default: d.fail(`unsupported endpoint command ${String(m.body)}`);
     }
   }
@@ -102,7 +120,9 @@ class TcpEndpointActor {
 
   private adopt(socket: net.Socket, key: string): ConnectionRef {
     const props: PeerConnectionProps = { peerIdHex: this.props.peerIdHex, store: this.props.store, endpoint: this.ctx.self, key };
-    const resource: ConnectionResources = { socket, upload: this.upload };
-    return this.ctx.spawn<p2p.v1.ConnectionCommand.$Properties, PeerConnectionProps>('peer.PeerConnection', props, { resource });
+    const resource: ConnectionResources = { socket, traffic: this.traffic };
+    const connection = this.ctx.spawn<p2p.v1.ConnectionCommand.$Properties, PeerConnectionProps>('peer.PeerConnection', props, { resource });
+    this.connections.set(key, connection);
+    return connection;
   }
 }

@@ -1,0 +1,111 @@
+// The peer's traffic, shared by all its connections on the net host (a plain
+// object, not an actor: every block passes through it). It enforces the
+// upload and download limits with token buckets, counts bytes and rates for
+// the status line, and orders uploads: while the upload limit makes requests
+// wait, a piece nobody has been sent yet goes before a second copy of
+// another, and an older piece request before a newer one. A rate-limited seed
+// so spends its upload on pieces the swarm lacks, and finishes each piece
+// quickly so its receiver can pass it on.
+import { RateMeter, limitBucket, type TokenBucket } from '../../core/rate';
+
+/** Upload order: lower rank first (rank = earlier requesters of the same piece), then older. */
+export interface UploadPriority {
+  rank: number;
+  requestedAt: number;
+}
+
+interface Waiter extends UploadPriority {
+  bytes: number;
+  seq: number;
+  go: () => void;
+}
+
+const before = (a: Waiter, b: Waiter) =>
+  a.rank !== b.rank ? a.rank < b.rank : a.requestedAt !== b.requestedAt ? a.requestedAt < b.requestedAt : a.seq < b.seq;
+
+/** How many pieces' requester counts are remembered (oldest forgotten first). */
+const MAX_RANKED_PIECES = 1 << 16;
+
+export class Traffic {
+  readonly up: RateMeter;
+  readonly down: RateMeter;
+  private readonly upload?: TokenBucket;
+  private readonly download?: TokenBucket;
+  private readonly waiting: Waiter[] = [];
+  private readonly requesters = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+  private seq = 0;
+
+  constructor(readonly maxUp: number, readonly maxDown: number, private readonly clock: () => number = Date.now) {
+    const now = clock();
+    this.upload = limitBucket(maxUp, now);
+    this.download = limitBucket(maxDown, now);
+    this.up = new RateMeter(5000, 20, now);
+    this.down = new RateMeter(5000, 20, now);
+  }
+
+  get uploadLimited(): boolean {
+    return this.upload !== undefined;
+  }
+
+  /** The rank of a new requester of `pieceKey`: 0 for the first, 1 for the next... */
+  rankOf(pieceKey: string): number {
+    const n = this.requesters.get(pieceKey) ?? 0;
+    this.requesters.delete(pieceKey);
+    this.requesters.set(pieceKey, n + 1);
+    if (this.requesters.size > MAX_RANKED_PIECES) this.requesters.delete(this.requesters.keys().next().value!);
+    return n;
+  }
+
+  /** Resolves when `bytes` may be sent under the upload limit, in upload order. */
+  whenCanSend(bytes: number, priority: UploadPriority): Promise<void> {
+    return new Promise((go) => {
+      const w: Waiter = { ...priority, bytes, seq: this.seq++, go };
+      let i = this.waiting.length;
+      while (i > 0 && before(w, this.waiting[i - 1]!)) i--;
+      this.waiting.splice(i, 0, w);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.timer || !this.upload) return;
+    while (this.waiting.length > 0) {
+      const now = this.clock();
+      const delay = this.upload.delayMs(now);
+      if (delay > 0) {
+        this.timer = setTimeout(() => { this.timer = undefined; this.pump(); }, Math.max(1, Math.ceil(delay)));
+        return;
+      }
+      const w = this.waiting.shift()!;
+      this.upload.spend(w.bytes, now);
+      w.go();
+    }
+  }
+
+  sent(bytes: number): void {
+    this.up.record(bytes, this.clock());
+  }
+
+  /** Counts received bytes; returns how long the socket should pause to keep under the download limit. */
+  received(bytes: number): number {
+    const now = this.clock();
+    this.down.record(bytes, now);
+    if (!this.download) return 0;
+    this.download.spend(bytes, now);
+    return this.download.delayMs(now);
+  }
+
+  stats(): { bytesUp: number; bytesDown: number; upRate: number; downRate: number; maxUp: number; maxDown: number } {
+    const now = this.clock();
+    return {
+      bytesUp: this.up.total, bytesDown: this.down.total, upRate: this.up.rate(now), downRate: this.down.rate(now),
+      maxUp: Number.isFinite(this.maxUp) ? this.maxUp : 0, maxDown: Number.isFinite(this.maxDown) ? this.maxDown : 0,
+    };
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
