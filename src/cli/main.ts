@@ -16,6 +16,10 @@ usage:
   p2p demo [--dir FOLDER] [--size MIB] [--seed-up RATE] [--keep]
       Starts a tracker and four peers on 127.0.0.1 (one seeding sample files,
       three downloading rarest-first), shows their progress and a summary.
+  p2p lab [--peers N] [--size SIZE] [--up RATE] [--down RATE] [--seed-up RATE] [--piece-size SIZE]
+          [--policy rarest|random|sequential] [--seed-count K] [--json FILE] [--html FILE]
+      Runs a whole swarm on 127.0.0.1 (a tracker, K seeds, N rate-limited leechers),
+      then compares each leecher's completion time with the fluid lower bound T_min.
   p2p help
       This text. \`p2p COMMAND --help\` lists every option of a command.
 
@@ -29,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'tracker': return await (await import('./tracker-command')).runTracker(rest);
       case 'peer': return await (await import('./peer-command')).runPeer(rest);
       case 'demo': return await (await import('./demo-command')).runDemo(rest);
+      case 'lab': return await (await import('./lab-command')).runLab(rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;

@@ -11,7 +11,7 @@ import { defineBehavior, type ActorContext, type ActorRef } from '../../runtime'
 import { bitfieldFromBytes } from '../../core/bitfield';
 import { hex } from '../../core/hex';
 import type { PiecePolicy } from '../../core/picker';
-import { formatBytes } from '../../core/rate';
+import { RateMeter, formatBytes, formatRate } from '../../core/rate';
 import type { Messages } from '../../cli/messages';
 import type { DownloadSessionProps } from './download-session';
 
@@ -42,6 +42,9 @@ interface RunningDownload {
   name: string;
   lastPrinted: number;
   lastLine: string;
+  /** Download rate, from the progress reports. */
+  rate: RateMeter;
+  bytesSeen: number;
 }
 
 export const Repl = defineBehavior<Command, ReplProps>({
@@ -147,7 +150,7 @@ class ReplActor {
     this.results = { ok: 0, total: wanted.length };
     for (const f of wanted) {
       const idHex = hex(f.contentId ?? new Uint8Array(0));
-      this.downloads.set(idHex, { name: f.name ?? idHex, lastPrinted: 0, lastLine: '' });
+      this.downloads.set(idHex, { name: f.name ?? idHex, lastPrinted: 0, lastLine: '', rate: new RateMeter(5000, 20, Date.now()), bytesSeen: -1 });
       this.say(this.t.downloading(f.name ?? idHex, formatBytes(f.size ?? 0)));
       const props: DownloadSessionProps = {
         contentIdHex: idHex, name: f.name ?? '', store: this.props.store, tracker: this.props.tracker,
@@ -165,9 +168,11 @@ class ReplActor {
     if (total === 0) return;
     const have = p.piecesHave ?? 0;
     const pct = Math.floor((100 * have) / total);
-    const line = `${d.name}: ${bar(have / total)} ${String(pct).padStart(3)}% ${have}/${total} ` +
-      `(${formatBytes(p.bytesHave ?? 0)} / ${formatBytes(p.size ?? 0)}, ${p.peers ?? 0} peer(s))`;
     const now = Date.now();
+    if (d.bytesSeen >= 0) d.rate.record(Math.max(0, (p.bytesHave ?? 0) - d.bytesSeen), now); // the first report may count resumed bytes
+    d.bytesSeen = p.bytesHave ?? 0;
+    const line = `${d.name}: ${bar(have / total)} ${String(pct).padStart(3)}% ${have}/${total} ` +
+      `(${formatBytes(p.bytesHave ?? 0)} / ${formatBytes(p.size ?? 0)}, ${formatRate(d.rate.rate(now))}, ${p.peers ?? 0} peer(s))`;
     if (this.out.interactive) {
       this.out.write(`\r${line}\x1b[K`);
     } else if (now - d.lastPrinted >= PROGRESS_EVERY_MS || have === total) {
@@ -209,6 +214,9 @@ class ReplActor {
         (held.length > 0 && !f.complete ? `: ${ranges(held)}` : '') + `  [${formatBytes(f.size ?? 0)}]`);
     }
     for (const p of holdings.problems ?? []) this.say(this.t.problem(p));
+    const stats = await this.ctx.ask(this.props.endpoint, { getTransferStats: {} }, p2p.v1.TransferStats, 10_000);
+    const limit = (r: number | null | undefined) => (r ? formatRate(r) : '-');
+    this.say(this.t.traffic(formatRate(stats.upRate ?? 0), limit(stats.maxUp), formatRate(stats.downRate ?? 0), limit(stats.maxDown), stats.connections ?? 0));
   }
 
   // ---- !sair ----
