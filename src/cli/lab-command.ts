@@ -21,7 +21,7 @@ import type { PiecePolicy } from '../core/picker';
 
 export const LAB_USAGE = `usage: p2p lab [--peers N] [--size SIZE] [--up RATE] [--down RATE] [--seed-up RATE]
                [--piece-size SIZE] [--policy rarest|random|sequential] [--seed-count K]
-               [--json FILE] [--html FILE] [--dir FOLDER] [--keep] [--timeout SECONDS]
+               [--json FILE] [--html FILE] [--dir FOLDER] [--keep] [--logs FOLDER] [--timeout SECONDS]
 
 Runs a swarm on 127.0.0.1: a tracker, K seeds holding one random file, and N
 leechers that all start downloading it at the same moment. Every peer is a real
@@ -39,6 +39,7 @@ leechers that all start downloading it at the same moment. Every peer is a real
   --html FILE        write a self-contained report (CDF, availability, T_min)
   --dir FOLDER       where the peers' folders go (default: a temporary folder, removed after)
   --keep             keep the folders
+  --logs FOLDER      save what each process printed, one file per process
   --timeout SECONDS  give up after this long (default: 600)
 
 Figures: T_min = max(F/u_s, N*F/(u_s + N*u), F/d), the time no schedule can beat
@@ -57,6 +58,7 @@ export interface LabOptions {
   timeoutMs: number;
   dir?: string;
   keep: boolean;
+  logs?: string;
   /** Progress and results go here (default: standard output). */
   write?: (text: string) => void;
 }
@@ -82,6 +84,8 @@ export interface LabResult {
   maxOverTMin: number;
   meanOverTMin: number;
   allIdentical: boolean;
+  /** Bytes the seeds uploaded, in copies of the file (1.0: each piece left a seed once). */
+  seedCopiesSent: number;
   availability: AvailabilitySample[];
 }
 
@@ -102,7 +106,7 @@ export function fluidLowerBound(fileBytes: number, leechers: number, seedUp: num
 export function parseLabFlags(argv: string[]): { options: LabOptions; json?: string; html?: string; help: boolean } {
   const { flags, rest } = parseFlags(argv, {
     peers: 'string', size: 'string', up: 'string', down: 'string', 'seed-up': 'string', 'piece-size': 'string',
-    policy: 'string', 'seed-count': 'string', json: 'string', html: 'string', dir: 'string', keep: 'boolean',
+    policy: 'string', 'seed-count': 'string', json: 'string', html: 'string', dir: 'string', keep: 'boolean', logs: 'string',
     timeout: 'string', help: 'boolean',
   });
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
@@ -128,6 +132,7 @@ export function parseLabFlags(argv: string[]): { options: LabOptions; json?: str
     timeoutMs: int('timeout', 600, 5, 24 * 3600) * 1000,
     dir: flags.dir === undefined ? undefined : path.resolve(String(flags.dir)),
     keep: !!flags.keep,
+    logs: flags.logs === undefined ? undefined : path.resolve(String(flags.logs)),
   };
   if (options.sizeBytes > 4 * 1024 ** 3) throw new UsageError('--size: at most 4GiB');
   return { options, json: flags.json as string | undefined, html: flags.html as string | undefined, help: !!flags.help };
@@ -151,6 +156,15 @@ export async function runSwarmLab(options: LabOptions): Promise<LabResult> {
   const root = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'enxame-lab-'));
   fs.mkdirSync(root, { recursive: true });
   const procs: SpawnedP2p[] = [];
+  if (options.logs) fs.mkdirSync(options.logs, { recursive: true });
+  let logClock = Date.now(); // log lines carry seconds since the download started (negative before)
+  const spawnP2p = (name: string, args: string[]) => {
+    const log = options.logs ? fs.createWriteStream(path.join(options.logs, `${name}.log`)) : undefined;
+    const p = new SpawnedP2p(name, args, log ? { onLine: (l) => log.write(`${((Date.now() - logClock) / 1000).toFixed(3)} ${l}\n`) } : {});
+    if (log) void p.exited.then(() => log.end());
+    procs.push(p);
+    return p;
+  };
   let probe: TrackerProbe | undefined;
   let sampler: NodeJS.Timeout | undefined;
   try {
@@ -163,21 +177,18 @@ export async function runSwarmLab(options: LabOptions): Promise<LabResult> {
       fs.mkdirSync(d, { recursive: true });
       fs.writeFileSync(path.join(d, FILE_NAME), file.data);
     }
-    const tracker = new SpawnedP2p('tracker', ['tracker', '--host', '127.0.0.1', '--port', '0']);
-    procs.push(tracker);
+    const tracker = spawnP2p('tracker', ['tracker', '--host', '127.0.0.1', '--port', '0']);
     const { address, port } = await trackerAddressOf(tracker);
     const peerArgs = (dir: string, extra: string[]) =>
       ['peer', '--tracker', address, '--ip', '127.0.0.1', '--dir', dir, '--piece-size', String(options.pieceSize), ...extra];
     for (const [i, d] of seedDirs.entries()) {
-      procs.push(new SpawnedP2p(`seed${i + 1}`, peerArgs(d, ['--max-up', String(options.seedUp)])));
+      spawnP2p(`seed${i + 1}`, peerArgs(d, ['--max-up', String(options.seedUp)]));
     }
     const leechers: SpawnedP2p[] = [];
     for (let i = 0; i < n; i++) {
       const d = path.join(root, `peer${i + 1}`);
       fs.mkdirSync(d, { recursive: true });
-      const p = new SpawnedP2p(`peer${i + 1}`, peerArgs(d, ['--max-up', String(options.up), '--max-down', String(options.down), '--policy', options.policy]));
-      leechers.push(p);
-      procs.push(p);
+      leechers.push(spawnP2p(`peer${i + 1}`, peerArgs(d, ['--max-up', String(options.up), '--max-down', String(options.down), '--policy', options.policy])));
     }
     const deadline = Date.now() + options.timeoutMs;
     const left = () => Math.max(1000, deadline - Date.now());
@@ -191,6 +202,7 @@ export async function runSwarmLab(options: LabOptions): Promise<LabResult> {
     write(`all ${procs.length - 1} peers up; starting the download now\n`);
 
     const startedAt = Date.now();
+    logClock = startedAt;
     const seconds = () => (Date.now() - startedAt) / 1000;
     const completion: (number | null)[] = new Array(n).fill(null);
     const progress: number[] = new Array(n).fill(0);
@@ -237,7 +249,15 @@ export async function runSwarmLab(options: LabOptions): Promise<LabResult> {
       const f = path.join(root, `peer${i + 1}`, FILE_NAME);
       return fs.existsSync(f) && sha256File(f) === file.sha256;
     });
-    const result = summarize(options, file.pieces, completion, availabilitySamples, allIdentical);
+    // How many copies of the file the seeds sent: 1.0 is the ideal.
+    let seedBytesUp = 0;
+    for (const seed of procs.slice(1, 1 + options.seedCount)) {
+      seed.send('!meus_pedacos');
+      const line = await seed.waitFor(/(traffic|tráfego): /, 10_000).catch(() => '');
+      const m = /\(limit[^,]*, ([\d.]+) (B|KiB|MiB|GiB) in all\)|\(limite[^,]*, ([\d.]+) (B|KiB|MiB|GiB) no total\)/.exec(line);
+      if (m) seedBytesUp += Number(m[1] ?? m[3]) * { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[(m[2] ?? m[4]) as 'B']!;
+    }
+    const result = summarize(options, file.pieces, completion, availabilitySamples, allIdentical, seedBytesUp);
     write(formatLabResult(result));
     await Promise.all(procs.slice(1).map((p) => p.quit('!sair', 5000)));
     return result;
@@ -251,7 +271,7 @@ export async function runSwarmLab(options: LabOptions): Promise<LabResult> {
 }
 
 function summarize(options: LabOptions, pieces: number, completion: (number | null)[], availability: AvailabilitySample[],
-  allIdentical: boolean): LabResult {
+  allIdentical: boolean, seedBytesUp: number): LabResult {
   const times = completion.filter((c): c is number => c !== null);
   const mean = times.length ? times.reduce((a, b) => a + b, 0) / times.length : NaN;
   const max = times.length ? Math.max(...times) : NaN;
@@ -260,7 +280,8 @@ function summarize(options: LabOptions, pieces: number, completion: (number | nu
   return {
     options: plain, fileName: FILE_NAME, pieceCount: pieces, completion: completion.map((c) => (c === null ? null : round3(c))),
     finished: times.length, meanSeconds: round3(mean), maxSeconds: round3(max), tMinSeconds: round3(bound.seconds), bound: bound.bound,
-    maxOverTMin: round3(max / bound.seconds), meanOverTMin: round3(mean / bound.seconds), allIdentical, availability,
+    maxOverTMin: round3(max / bound.seconds), meanOverTMin: round3(mean / bound.seconds), allIdentical,
+    seedCopiesSent: round3(seedBytesUp / options.sizeBytes), availability,
   };
 }
 
@@ -271,7 +292,8 @@ export function formatLabResult(r: LabResult): string {
     `finished: ${r.finished}/${r.completion.length}, files ${r.allIdentical ? 'byte-identical to the seed' : 'NOT all identical'}`,
     `mean ${r.meanSeconds.toFixed(2)} s, max ${r.maxSeconds.toFixed(2)} s`,
     `T_min = max(F/u_s, N*F/(u_s+N*u), F/d) = ${r.tMinSeconds.toFixed(2)} s (bound: ${r.bound})`,
-    `max/T_min = ${r.maxOverTMin.toFixed(3)}, mean/T_min = ${r.meanOverTMin.toFixed(3)}`, '');
+    `max/T_min = ${r.maxOverTMin.toFixed(3)}, mean/T_min = ${r.meanOverTMin.toFixed(3)}`,
+    `the seed(s) uploaded ${r.seedCopiesSent.toFixed(2)} copies of the file (1.00 is the least possible)`, '');
   return lines.join('\n');
 }
 

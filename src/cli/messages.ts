@@ -34,8 +34,8 @@ const pt = {
   busy: 'um download já está em andamento; aguarde ou use !sair',
   noFiles: 'nenhum arquivo',
   piecesLine: (name: string, have: number, total: number, state: string) => `${name}: ${have}/${total} pedaços${state}`,
-  traffic: (up: string, upMax: string, down: string, downMax: string, connections: number) =>
-    `tráfego: envio ${up} (limite ${upMax}), recebimento ${down} (limite ${downMax}), ${connections} conexão(ões)`,
+  traffic: (up: string, upMax: string, upTotal: string, down: string, downMax: string, downTotal: string, connections: number) =>
+    `tráfego: envio ${up} (limite ${upMax}, ${upTotal} no total), recebimento ${down} (limite ${downMax}, ${downTotal} no total), ${connections} conexão(ões)`,
   complete: ' (completo)',
   partial: ' (parcial)',
   leaving: 'saindo: avisando o tracker...',
@@ -73,8 +73,8 @@ const en: typeof pt = {
   busy: 'a download is already running; wait for it or use !quit',
   noFiles: 'no files',
   piecesLine: (name, have, total, state) => `${name}: ${have}/${total} pieces${state}`,
-  traffic: (up, upMax, down, downMax, connections) =>
-    `traffic: up ${up} (limit ${upMax}), down ${down} (limit ${downMax}), ${connections} connection(s)`,
+  traffic: (up, upMax, upTotal, down, downMax, downTotal, connections) =>
+    `traffic: up ${up} (limit ${upMax}, ${upTotal} in all), down ${down} (limit ${downMax}, ${downTotal} in all), ${connections} connection(s)`,
   complete: ' (complete)',
   partial: ' (partial)',
   leaving: 'leaving: telling the tracker...',

@@ -26,6 +26,7 @@ import { contentId as computeContentId, pieceLength, validateManifest, type Mani
 import { hex } from '../../core/hex';
 import { availability, pickDuplicate, pickPiece, type PeerView, type PieceInFlight, type PiecePolicy } from '../../core/picker';
 import type { Rng } from '../../core/rng';
+import { BUSY_REASON } from './peer-connection';
 
 type Command = p2p.v1.SessionCommand.$Properties;
 type ConnectionRef = ActorRef<p2p.v1.ConnectionCommand.$Properties>;
@@ -53,9 +54,11 @@ const MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 /** Each peer gets about this many seconds of its own delivery rate. */
 const QUEUE_SECONDS = 1.5;
 /** Endgame: a second holder for a piece in flight this long (ms)... */
-const DUPLICATE_AFTER_MS = 1500;
+const DUPLICATE_AFTER_MS = 6000;
 /** ...and no piece on more peers than this at once. */
 const MAX_COPIES = 2;
+/** A peer that said it is busy with a piece is asked for it again after this long. */
+const BUSY_RETRY_MS = 4000;
 /** Peers this session keeps connections to. */
 const MAX_CONNECTIONS = 16;
 /** Corrupt pieces after which a peer is banned for this session. */
@@ -102,6 +105,8 @@ class DownloadSessionActor {
   private readonly inFlight = new Map<number, Set<string>>();
   private bytesInFlight = 0;
   private readonly failedPairs = new Set<string>();
+  /** "peer:piece" -> until when that peer said it is busy with that piece (a seed sending first copies). */
+  private readonly busyPairs = new Map<string, number>();
   private refreshing = false;
   private openingManifest = false;
   private finished = false;
@@ -306,7 +311,7 @@ class DownloadSessionActor {
         peers: views,
         availability: counts,
         canTake: (id) => { const p = this.peers.get(id); return this.usable(p) && roomFor(p); },
-        exclude: this.failedPairs.size === 0 ? undefined : (id, piece) => this.failedPairs.has(`${id}:${piece}`),
+        exclude: this.failedPairs.size === 0 && this.busyPairs.size === 0 ? undefined : (id, piece) => this.excluded(id, piece),
       }, cryptoRng, this.props.policy ?? 'rarest');
       if (!pick) break;
       inFlight.add(pick.piece);
@@ -329,13 +334,23 @@ class DownloadSessionActor {
     for (const [peerId, peer] of this.peers) {
       if (!this.usable(peer)) continue;
       while (roomFor(peer)) {
-        const piece = pickDuplicate(flights, (i) => peer.have.has(i) && !peer.inFlight.has(i) && !this.failedPairs.has(`${peerId}:${i}`),
+        const piece = pickDuplicate(flights, (i) => peer.have.has(i) && !peer.inFlight.has(i) && !this.excluded(peerId, i),
           now, everythingAsked ? 0 : DUPLICATE_AFTER_MS, MAX_COPIES);
         if (piece === undefined) break;
         flights.find((f) => f.piece === piece)!.holders++;
         this.request(piece, peerId);
       }
     }
+  }
+
+  private excluded(peerId: string, piece: number): boolean {
+    const key = `${peerId}:${piece}`;
+    if (this.failedPairs.has(key)) return true;
+    const until = this.busyPairs.get(key);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.busyPairs.delete(key);
+    return false;
   }
 
   private request(piece: number, peerId: string): void {
@@ -402,6 +417,8 @@ class DownloadSessionActor {
     if (peer && /closed|stopped/.test(reason)) {
       peer.connection = undefined;
       for (const p of [...peer.inFlight.keys()]) this.release(p, peerId);
+    } else if (peer && reason.startsWith(`refused: ${BUSY_REASON}`)) {
+      this.busyPairs.set(`${peerId}:${piece}`, Date.now() + BUSY_RETRY_MS);
     } else if (peer && reason) {
       this.failedPairs.add(`${peerId}:${piece}`);
     }

@@ -37,6 +37,8 @@ export interface ConnectionResources {
 }
 
 export const PROTOCOL_VERSION = 1;
+/** Starts the reason of a refusal that is only for now: ask again later, or elsewhere. */
+export const BUSY_REASON = 'busy';
 /** Largest frame accepted: a manifest of 32,768 piece hashes fits with room. */
 export const MAX_FRAME_BYTES = 2 * 1024 * 1024;
 /** Block requests kept in flight on one connection (2 MiB of 16 KiB blocks)... */
@@ -124,6 +126,10 @@ class PeerConnectionActor {
   private readonly serveQueue: ServeRequest[] = [];
   private readonly windows = new Map<string, Promise<p2p.v1.BlockData.$Properties>>();
   private readonly servePriority = new Map<string, UploadPriority>();
+  /** Per file served: its piece count and whether we are its original seed (asked of the store once). */
+  private readonly servedFiles = new Map<string, Promise<{ pieceCount: number; seeding: boolean }>>();
+  /** Files (content id hex) we serve as their original seed. */
+  private readonly seeding = new Set<string>();
   private serving = false;
   private corked = false;
   private lastId: Buffer = Buffer.alloc(0);
@@ -295,6 +301,7 @@ class PeerConnectionActor {
       if (this.servePriority.size > REMEMBERED_SERVES) this.servePriority.delete(this.servePriority.keys().next().value!);
     }
     this.serveQueue.push(request);
+    if (this.traffic.uploadLimited) void this.fileInfo(request);
     // Read ahead: the store reads this block's window while earlier ones are sent.
     const start = windowStartOf(request);
     void this.readWindow(request.contentId, request.idHex, request.piece, start, windowLengthOf(request, start));
@@ -303,33 +310,32 @@ class PeerConnectionActor {
 
   private onBlockCancel(c: p2p.v1.BlockCancel.$Properties): void {
     const idHex = hex(c.contentId ?? new Uint8Array(0));
-    // The request at the head may be in the middle of being sent: leave it.
-    for (let i = this.serveQueue.length - 1; i >= 1; i--) {
+    for (let i = this.serveQueue.length - 1; i >= 0; i--) {
       const r = this.serveQueue[i]!;
       if (r.idHex === idHex && r.piece === (c.piece ?? 0) && r.offset === (c.offset ?? 0)) this.serveQueue.splice(i, 1);
     }
   }
 
-  /** Sends queued blocks in order until the queue is empty; one loop per connection. */
+  /** Sends queued blocks until the queue is empty; one loop per connection. */
   private async serve(): Promise<void> {
     this.serving = true;
     try {
       while (!this.closed && this.serveQueue.length > 0) {
-        const r = this.serveQueue[0]!;
+        const r = this.takeNextRequest();
         const window = await this.windowFor(r);
         if (this.closed) return;
         const at = r.offset - window.start;
         if (window.error || at + r.length > window.data.length) {
-          this.serveQueue.shift();
-          this.send({ blockRejected: { contentId: r.contentId, piece: r.piece, offset: r.offset, length: r.length, reason: window.error || 'outside the piece' } });
+          this.reject(r, window.error || 'outside the piece');
           continue;
         }
         if (this.traffic.uploadLimited) {
-          const priority = this.servePriority.get(pieceKeyOf(r.idHex, r.piece)) ?? { rank: 0, requestedAt: Date.now() };
+          const ranked = this.servePriority.get(pieceKeyOf(r.idHex, r.piece));
+          if (ranked && ranked.rank > 0 && await this.refuseSecondCopy(r, ranked.rank)) continue;
+          const priority = this.priorityOf(r) ?? { rank: 0, requestedAt: Date.now() };
           await this.traffic.whenCanSend(r.length, priority);
           if (this.closed) return;
         }
-        this.serveQueue.shift();
         this.corkUntilNextTick();
         this.socket.write(blockFrameHead(r.contentId, r.piece, r.offset, r.length));
         this.socket.write(window.data.subarray(at, at + r.length));
@@ -341,12 +347,74 @@ class PeerConnectionActor {
     }
   }
 
+  /**
+   * The next request to serve, taken off the queue. Unlimited: in arrival
+   * order. Under an upload limit: in upload order (see Traffic), so a first
+   * copy of a piece never waits behind a second copy of another.
+   */
+  private takeNextRequest(): ServeRequest {
+    if (!this.traffic.uploadLimited) return this.serveQueue.shift()!;
+    let best = 0;
+    let bestPriority: UploadPriority | undefined;
+    for (let i = 0; i < this.serveQueue.length; i++) {
+      const p = this.priorityOf(this.serveQueue[i]!);
+      if (!p) continue;
+      if (!bestPriority || p.rank < bestPriority.rank || (p.rank === bestPriority.rank && p.requestedAt < bestPriority.requestedAt)) {
+        best = i;
+        bestPriority = p;
+      }
+    }
+    return this.serveQueue.splice(best, 1)[0]!;
+  }
+
+  private reject(r: ServeRequest, reason: string): void {
+    this.send({ blockRejected: { contentId: r.contentId, piece: r.piece, offset: r.offset, length: r.length, reason } });
+  }
+
   /** Blocks sent in one turn of the event loop leave in one writev. */
   private corkUntilNextTick(): void {
     if (this.corked) return;
     this.corked = true;
     this.socket.cork();
     process.nextTick(() => { this.corked = false; this.socket.uncork(); });
+  }
+
+  /** What the store says of a file we serve: asked once per file. */
+  private fileInfo(r: ServeRequest): Promise<{ pieceCount: number; seeding: boolean }> {
+    let info = this.servedFiles.get(r.idHex);
+    if (!info) {
+      info = this.ctx.ask(this.props.store, { getManifest: { contentId: r.contentId } }, p2p.v1.ManifestResult, STORE_TIMEOUT_MS)
+        .then((m) => ({ pieceCount: m.manifest?.pieceHashes?.length ?? 0, seeding: !!m.original }), () => ({ pieceCount: 0, seeding: false }));
+      void info.then((i) => { if (i.seeding) this.seeding.add(r.idHex); });
+      this.servedFiles.set(r.idHex, info);
+    }
+    return info;
+  }
+
+  /**
+   * A request's place in the upload order. Only an original seed puts first
+   * copies first (its upload is what the swarm lacks most); every other peer
+   * serves in the order requests arrived.
+   */
+  private priorityOf(r: ServeRequest): UploadPriority | undefined {
+    const p = this.servePriority.get(pieceKeyOf(r.idHex, r.piece));
+    return p && !this.seeding.has(r.idHex) ? { rank: 0, requestedAt: p.requestedAt } : p;
+  }
+
+  /** Refuses every queued request for r's piece when the seed rule says so (Traffic.refusesSecondCopy). */
+  private async refuseSecondCopy(r: ServeRequest, rank: number): Promise<boolean> {
+    const { pieceCount, seeding } = await this.fileInfo(r);
+    if (!this.traffic.refusesSecondCopy(r.idHex, rank, pieceCount, seeding)) return false;
+    const reason = `${BUSY_REASON}: another peer has this piece from me; take it from there`;
+    this.reject(r, reason);
+    for (let i = this.serveQueue.length - 1; i >= 0; i--) {
+      const q = this.serveQueue[i]!;
+      if (q.idHex !== r.idHex || q.piece !== r.piece) continue;
+      this.serveQueue.splice(i, 1);
+      this.reject(q, reason);
+    }
+    this.servePriority.delete(pieceKeyOf(r.idHex, r.piece)); // asked again later, it is ranked again
+    return true;
   }
 
   private drained(): Promise<void> {

@@ -93,7 +93,7 @@ class PieceStoreActor {
       case 'listHoldings': d.reply(p2p.v1.Holdings, { files: this.holdings(), problems: this.problems }); break;
       case 'getManifest': {
         const f = this.files.get(hex(m.getManifest!.contentId ?? new Uint8Array()));
-        d.reply(p2p.v1.ManifestResult, f ? { found: true, manifest: f.manifest } : { found: false });
+        d.reply(p2p.v1.ManifestResult, f ? { found: true, manifest: f.manifest, complete: f.complete, original: f.complete && !f.finalPath } : { found: false });
         break;
       }
       case 'readBlock': void this.readBlock(m.readBlock!, d); break;

@@ -216,7 +216,8 @@ class ReplActor {
     for (const p of holdings.problems ?? []) this.say(this.t.problem(p));
     const stats = await this.ctx.ask(this.props.endpoint, { getTransferStats: {} }, p2p.v1.TransferStats, 10_000);
     const limit = (r: number | null | undefined) => (r ? formatRate(r) : '-');
-    this.say(this.t.traffic(formatRate(stats.upRate ?? 0), limit(stats.maxUp), formatRate(stats.downRate ?? 0), limit(stats.maxDown), stats.connections ?? 0));
+    this.say(this.t.traffic(formatRate(stats.upRate ?? 0), limit(stats.maxUp), formatBytes(stats.bytesUp ?? 0),
+      formatRate(stats.downRate ?? 0), limit(stats.maxDown), formatBytes(stats.bytesDown ?? 0), stats.connections ?? 0));
   }
 
   // ---- !sair ----

@@ -5,7 +5,9 @@
 // wait, a piece nobody has been sent yet goes before a second copy of
 // another, and an older piece request before a newer one. A rate-limited seed
 // so spends its upload on pieces the swarm lacks, and finishes each piece
-// quickly so its receiver can pass it on.
+// quickly so its receiver can pass it on. A seed with an upload limit goes
+// further (see refusesSecondCopy): it sends each piece once before it sends
+// any piece twice, as BitTorrent's super-seeding aims to.
 import { RateMeter, limitBucket, type TokenBucket } from '../../core/rate';
 
 /** Upload order: lower rank first (rank = earlier requesters of the same piece), then older. */
@@ -33,6 +35,8 @@ export class Traffic {
   private readonly download?: TokenBucket;
   private readonly waiting: Waiter[] = [];
   private readonly requesters = new Map<string, number>();
+  /** Per file (content id hex): pieces that some peer has asked of us. */
+  private readonly piecesAsked = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private seq = 0;
 
@@ -51,10 +55,26 @@ export class Traffic {
   /** The rank of a new requester of `pieceKey`: 0 for the first, 1 for the next... */
   rankOf(pieceKey: string): number {
     const n = this.requesters.get(pieceKey) ?? 0;
+    if (n === 0) {
+      const idHex = pieceKey.slice(0, pieceKey.indexOf(':'));
+      this.piecesAsked.set(idHex, (this.piecesAsked.get(idHex) ?? 0) + 1);
+    }
     this.requesters.delete(pieceKey);
     this.requesters.set(pieceKey, n + 1);
     if (this.requesters.size > MAX_RANKED_PIECES) this.requesters.delete(this.requesters.keys().next().value!);
     return n;
+  }
+
+  /**
+   * Whether a seed should refuse a request of rank `rank` (a second or later
+   * copy of a piece) for a file of `pieceCount` pieces: yes while the upload
+   * is limited and some piece of the file has never been asked of it. The
+   * refused peer picks another piece, and gets this one from the peer that
+   * took the first copy. Only an original seed (one that shared the file from
+   * its folder) does this; unlimited peers, and downloaders, serve everything.
+   */
+  refusesSecondCopy(idHex: string, rank: number, pieceCount: number, seeding: boolean): boolean {
+    return this.uploadLimited && seeding && rank > 0 && (this.piecesAsked.get(idHex) ?? 0) < pieceCount;
   }
 
   /** Resolves when `bytes` may be sent under the upload limit, in upload order. */
