@@ -3,15 +3,14 @@
 // share) and three empty peers, has the three `!baixar` everything at once,
 // shows their progress, checks every file is byte-identical to the seed's,
 // prints a summary and exits 0 (1 if anything failed).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseFlags } from './args';
 import { detectLocale } from './messages';
+import { SpawnedP2p, trackerAddressOf } from './spawned';
 
-const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'p2p.js');
 const LEECHERS = 3;
 const DEMO_TIMEOUT_MS = 180_000;
 
@@ -22,13 +21,6 @@ export const DEMO_USAGE = `usage: p2p demo [--dir FOLDER] [--size SIZE_MIB] [--s
   --seed-up RATE   the seed's upload limit (default: 4MiB/s)
   --keep           keep the folders afterwards (always kept when --dir is given)
 `;
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  lines: string[];
-  waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[];
-}
 
 export async function runDemo(argv: string[]): Promise<number> {
   const { flags } = parseFlags(argv, { dir: 'string', size: 'string', 'seed-up': 'string', keep: 'boolean', help: 'boolean' });
@@ -42,10 +34,16 @@ export async function runDemo(argv: string[]): Promise<number> {
   const sizeMiB = Number(flags.size ?? 8);
   if (!(sizeMiB > 0 && sizeMiB <= 1024)) throw new Error('--size: a number of MiB between 1 and 1024');
   const seedUp = String(flags['seed-up'] ?? '4MiB/s');
-  const procs: Proc[] = [];
+  const procs: SpawnedP2p[] = [];
+  const echoing = new Set<SpawnedP2p>();
+  const start = (name: string, args: string[]) => {
+    const p: SpawnedP2p = new SpawnedP2p(name, args, { onLine: (l) => { if (echoing.has(p)) say(`[${name}] ${l}`, `[${name}] ${l}`); } });
+    procs.push(p);
+    return p;
+  };
   const timer = setTimeout(() => {
     say('a demo passou do tempo limite; encerrando', 'the demo ran out of time; stopping');
-    for (const p of procs) p.child.kill('SIGKILL');
+    for (const p of procs) p.kill('SIGKILL');
   }, DEMO_TIMEOUT_MS);
   try {
     const seedDir = path.join(root, 'seed');
@@ -54,32 +52,30 @@ export async function runDemo(argv: string[]): Promise<number> {
     say(`Pasta da demo: ${root}`, `Demo folder: ${root}`);
     say(`Semeador: ${samples.map((s) => `${s.name} (${s.size} B)`).join(', ')}`, `Seed holds: ${samples.map((s) => `${s.name} (${s.size} B)`).join(', ')}`);
 
-    const tracker = start(procs, 'tracker', ['tracker', '--host', '127.0.0.1', '--port', '0']);
-    const listening = await waitFor(tracker, (l) => /udp:\/\/[^\s]+:\d+/.test(l));
-    const trackerAddr = /udp:\/\/([^\s]+:\d+)/.exec(listening)![1]!;
+    const tracker = start('tracker', ['tracker', '--host', '127.0.0.1', '--port', '0']);
+    const trackerAddr = (await trackerAddressOf(tracker)).address;
     say(`Tracker em udp://${trackerAddr}`, `Tracker at udp://${trackerAddr}`);
 
     const peerArgs = (dir: string) => ['peer', '--tracker', trackerAddr, '--ip', '127.0.0.1', '--dir', dir];
-    const seed = start(procs, 'seed', [...peerArgs(seedDir), '--max-up', seedUp]);
-    await waitFor(seed, (l) => /tcp:\/\//.test(l));
-    await waitFor(tracker, (l) => new RegExp(`\\(127\\.0\\.0\\.1:\\d+, ${samples.length} `).test(l));
+    const seed = start('seed', [...peerArgs(seedDir), '--max-up', seedUp]);
+    await seed.waitFor(/tcp:\/\//, DEMO_TIMEOUT_MS);
+    await tracker.waitFor(new RegExp(`\\(127\\.0\\.0\\.1:\\d+, ${samples.length} `), DEMO_TIMEOUT_MS);
     say(`Semeador anunciou ${samples.length} arquivos (upload limitado a ${seedUp})`, `Seed announced ${samples.length} files (upload capped at ${seedUp})`);
 
-    const leechers: Proc[] = [];
+    const leechers: SpawnedP2p[] = [];
     for (let i = 1; i <= LEECHERS; i++) {
       const dir = path.join(root, `peer${i}`);
       fs.mkdirSync(dir, { recursive: true });
-      const p = start(procs, `peer${i}`, peerArgs(dir));
-      leechers.push(p);
+      leechers.push(start(`peer${i}`, peerArgs(dir)));
     }
-    await Promise.all(leechers.map((p) => waitFor(p, (l) => /tcp:\/\//.test(l))));
+    await Promise.all(leechers.map((p) => p.waitFor(/tcp:\/\//, DEMO_TIMEOUT_MS)));
     const startedAt = Date.now();
     for (const p of leechers) {
-      p.child.stdin!.write('!baixar\n');
-      echo(p);
+      p.send('!baixar');
+      echoing.add(p);
     }
     const finishTimes = await Promise.all(leechers.map(async (p) => {
-      const line = await waitFor(p, (l) => /\d+ (of|de) \d+ download/.test(l) || /nothing to download|nada para baixar/.test(l));
+      const line = await p.waitFor((l) => /\d+ (of|de) \d+ download/.test(l) || /nothing to download|nada para baixar/.test(l), DEMO_TIMEOUT_MS);
       return { name: p.name, seconds: (Date.now() - startedAt) / 1000, line };
     }));
 
@@ -94,20 +90,19 @@ export async function runDemo(argv: string[]): Promise<number> {
       say(`  ${p.name}: ${t.seconds.toFixed(2)} s, ${ok ? 'arquivos idênticos ao original' : 'ARQUIVOS DIFERENTES'}`,
         `  ${p.name}: ${t.seconds.toFixed(2)} s, ${ok ? 'files byte-identical to the seed' : 'FILES DIFFER'}`);
     }
-    for (const p of [...leechers, seed]) p.child.stdin!.end('!sair\n');
-    await Promise.all([...leechers, seed].map((p) => exitOf(p)));
-    tracker.child.kill('SIGTERM');
-    await exitOf(tracker);
+    await Promise.all([...leechers, seed].map((p) => p.quit('!sair')));
+    tracker.kill('SIGTERM');
+    await tracker.exited;
     say(allOk ? 'Demo concluída: todos os peers têm todos os arquivos.' : 'Demo falhou.',
       allOk ? 'Demo finished: every peer holds every file.' : 'Demo failed.');
     return allOk ? 0 : 1;
   } catch (err) {
     process.stderr.write(`demo: ${(err as Error).message}\n`);
-    for (const p of procs) process.stderr.write(`--- ${p.name} (last lines)\n${p.lines.slice(-10).join('\n')}\n`);
+    for (const p of procs) process.stderr.write(`--- ${p.name} (last lines)\n${p.tail(10)}\n`);
     return 1;
   } finally {
     clearTimeout(timer);
-    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    for (const p of procs) p.kill('SIGKILL');
     if (!flags.dir && !flags.keep) fs.rmSync(root, { recursive: true, force: true });
   }
 }
@@ -121,55 +116,6 @@ function writeSamples(dir: string, sizeMiB: number): { name: string; size: numbe
   return files.map(([name, data]) => {
     fs.writeFileSync(path.join(dir, name), data);
     return { name, size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
-  });
-}
-
-function start(procs: Proc[], name: string, args: string[]): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
-  const p: Proc = { name, child, lines: [], waiters: [] };
-  let buffered = '';
-  const onText = (text: string) => {
-    buffered += text;
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    for (const raw of parts) {
-      const line = raw.replace(/^(> )+/, '');
-      p.lines.push(line);
-      if (p.lines.length > 200) p.lines.shift();
-      for (const w of [...p.waiters]) {
-        if (w.test(line)) {
-          p.waiters.splice(p.waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-      if (echoing.has(p)) process.stdout.write(`[${name}] ${line}\n`);
-    }
-  };
-  child.stdout!.setEncoding('utf8').on('data', onText);
-  child.stderr!.setEncoding('utf8').on('data', onText);
-  procs.push(p);
-  return p;
-}
-
-const echoing = new Set<Proc>();
-function echo(p: Proc): void {
-  echoing.add(p);
-}
-
-function waitFor(p: Proc, test: (line: string) => boolean): Promise<string> {
-  const seen = p.lines.find(test);
-  if (seen) return Promise.resolve(seen);
-  return new Promise((resolve, reject) => {
-    p.waiters.push({ test, resolve });
-    p.child.once('exit', (code) => reject(new Error(`${p.name} exited (code ${code}) before it was ready`)));
-  });
-}
-
-function exitOf(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
-    p.child.once('exit', () => { clearTimeout(t); resolve(); });
   });
 }
 
