@@ -9,6 +9,8 @@ if (!fs.existsSync(entry)) {
     path.join(__dirname, '..') + '\n');
   process.exit(2);
 }
+// Output piped into `head` and the like may close early: that is not an error.
+process.stdout.on('error', (err) => { if (err && err.code === 'EPIPE') process.exit(0); throw err; });
 require(entry).main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(`p2p: ${err && err.stack ? err.stack : err}\n`); process.exitCode = 1; },

@@ -20,6 +20,8 @@ usage:
           [--policy rarest|random|sequential] [--seed-count K] [--json FILE] [--html FILE]
       Runs a whole swarm on 127.0.0.1 (a tracker, K seeds, N rate-limited leechers),
       then compares each leecher's completion time with the fluid lower bound T_min.
+  p2p inspect FILE [--json] [--type NAME] [--peer ID] [--actor NAME] [--stats] [--follow]
+      Shows a trace (from --trace FILE or !trace on FILE) decoded, one message a line.
   p2p help
       This text. \`p2p COMMAND --help\` lists every option of a command.
 
@@ -34,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'peer': return await (await import('./peer-command')).runPeer(rest);
       case 'demo': return await (await import('./demo-command')).runDemo(rest);
       case 'lab': return await (await import('./lab-command')).runLab(rest);
+      case 'inspect': return await (await import('./inspect-command')).runInspect(rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseFlagValue, parseFlags, parseHostPort, parsePort, checkHost, UsageError } from './args';
 import { LineInput } from './line-input';
 import { messages, type Messages } from './messages';
-import { startPeer } from '../actors/peer/topology';
+import { startPeer, type RunningPeer } from '../actors/peer/topology';
 import { parseRate, parseSize } from '../core/rate';
 import type { PiecePolicy } from '../core/picker';
 
@@ -23,10 +23,14 @@ export const PEER_USAGE = `usage: p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [
   --policy NAME        piece choice: rarest (default, the seed's rule), random or sequential
   --bind ADDR          address to listen on, when it differs from --ip (e.g. 0.0.0.0 behind NAT)
   --announce-ms N      announce interval in milliseconds (default: 3000, as the seed says)
+  --trace FILE         record every message (wire and between actors) into FILE; "-" prints
+                       them decoded (NDJSON) on standard error. Read a trace with p2p inspect FILE
+  --trace-payloads     record block data too (by default: its length and a short hash)
 
 After start-up the peer reads commands at the "> " prompt, from a terminal or a pipe:
   !baixar [NAME] | !download [NAME]   download NAME, or every file in the network this peer lacks
-  !meus_pedacos  | !pieces            files held, pieces held out of total, and which
+  !meus_pedacos  | !pieces            files held, pieces held out of total, and which; rates
+  !rastrear ligar|desligar [FILE] | !trace on|off [FILE]   start or stop a trace
   !sair          | !quit              tell the tracker this peer leaves, then exit (also at end of input)
   !ajuda         | !help              the command list
 `;
@@ -34,7 +38,7 @@ After start-up the peer reads commands at the "> " prompt, from a terminal or a 
 export async function runPeer(argv: string[]): Promise<number> {
   const { flags } = parseFlags(argv, {
     tracker: 'string', ip: 'string', port: 'string', dir: 'string', 'max-up': 'string', 'max-down': 'string', 'piece-size': 'string',
-    'announce-ms': 'string', policy: 'string', bind: 'string', help: 'boolean',
+    'announce-ms': 'string', policy: 'string', bind: 'string', trace: 'string', 'trace-payloads': 'boolean', help: 'boolean',
   });
   if (flags.help) {
     process.stdout.write(PEER_USAGE);
@@ -69,21 +73,29 @@ export async function runPeer(argv: string[]): Promise<number> {
   }
 
   let exit!: (code: number) => void;
+  let running: RunningPeer | undefined;
   const exited = new Promise<number>((resolve) => { exit = resolve; });
   const peer = await startPeer({
     trackerHost: tracker.host, trackerPort: tracker.port, ownIp, port, dir, maxUpBytesPerSec: maxUp, maxDownBytesPerSec: maxDown,
     pieceSize, announceIntervalMs, policy, bindHost: flags.bind !== undefined ? String(flags.bind) : undefined,
+    trace: flags.trace !== undefined ? { target: String(flags.trace), payloads: !!flags['trace-payloads'] } : undefined,
   }, {
     text: t,
     interactive: input.isTerminal,
     write: (text) => process.stdout.write(text),
     exit: (code) => exit(code),
+    trace: {
+      start: (target, payloads) => running!.startTrace(target, payloads),
+      stop: () => running!.stopTrace(),
+      current: () => running?.tracing(),
+    },
   }, (ready) => {
     process.stdout.write(t.peerReady(ready.peerIdHex.slice(0, 8), `${ownIp}:${ready.port}`, dir) + '\n');
   }).catch((err: Error) => {
     input.close();
     throw new UsageError(err.message);
   });
+  running = peer;
   const toRepl = (text: string) => peer.system.tell(peer.repl, { line: { text } });
   input.stream(toRepl, () => peer.system.tell(peer.repl, { inputClosed: {} }));
   const onSignal = () => toRepl('!sair');

@@ -7,15 +7,17 @@ import { messages } from './messages';
 import { startTracker } from '../actors/tracker/topology';
 import { hex } from '../core/hex';
 
-export const TRACKER_USAGE = `usage: p2p tracker [--host HOST] [--port PORT]
+export const TRACKER_USAGE = `usage: p2p tracker [--host HOST] [--port PORT] [--interval-ms N] [--trace FILE]
 
   --host HOST   address to listen on, e.g. 192.168.0.10 or 0.0.0.0 (asked when missing)
   --port PORT   UDP port, e.g. 9090; 0 picks a free port (asked when missing)
   --interval-ms N  the announce interval peers are told (default: 3000); silent for 3 intervals = gone
+  --trace FILE  record every message (UDP datagrams and between actors) into FILE;
+                "-" prints them decoded (NDJSON) on standard error. Read it with p2p inspect FILE
 `;
 
 export async function runTracker(argv: string[]): Promise<number> {
-  const { flags } = parseFlags(argv, { host: 'string', port: 'string', 'interval-ms': 'string', help: 'boolean' });
+  const { flags } = parseFlags(argv, { host: 'string', port: 'string', 'interval-ms': 'string', trace: 'string', 'trace-payloads': 'boolean', help: 'boolean' });
   if (flags.help) {
     process.stdout.write(TRACKER_USAGE);
     return 0;
@@ -42,6 +44,7 @@ export async function runTracker(argv: string[]): Promise<number> {
   const short = (id: Uint8Array | null | undefined) => hex(id ?? new Uint8Array(0)).slice(0, 8);
   const tracker = await startTracker({
     host, port, announceIntervalMs: intervalMs,
+    trace: flags.trace !== undefined ? { target: String(flags.trace), payloads: !!flags['trace-payloads'] } : undefined,
     onEvent(e) {
       if (e.peerJoined) {
         const j = e.peerJoined;

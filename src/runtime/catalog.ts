@@ -20,6 +20,8 @@ export interface HostControl {
   spawn(behavior: string, propsJson: string): ActorRef;
   stats(): HostStats;
   shutdown(): Promise<void>;
+  startTrace(payloads: boolean): void;
+  stopTrace(): Uint8Array;
 }
 
 export function loadCatalog(protocolModule: string, catalogModules: readonly string[]): {

@@ -27,7 +27,8 @@ export interface DecodedEnvelope extends EnvelopeHeader {
 export type HostMessage =
   | { kind: 'deliver'; envelope: DecodedEnvelope }
   | { kind: 'spawn'; ref: ActorRef; behavior: string; propsJson: string; parent?: ActorRef }
-  | { kind: 'stop'; ref: ActorRef };
+  | { kind: 'stop'; ref: ActorRef }
+  | { kind: 'trace'; records: Uint8Array };
 
 function refOf(r: p2p.v1.ActorRef.$Properties | null | undefined): ActorRef | undefined {
   if (!r) return undefined;
@@ -90,6 +91,10 @@ export function encodeSpawn(ref: ActorRef, behavior: string, propsJson: string, 
   }).finish();
 }
 
+export function encodeTraceBatch(records: Uint8Array): Uint8Array {
+  return pb.HostMessage.encode({ trace: { records } }).finish();
+}
+
 export function encodeStop(ref: ActorRef): Uint8Array {
   return pb.HostMessage.encode({ stop: { ref: plainRef(ref) } }).finish();
 }
@@ -121,6 +126,7 @@ export function decodeHostMessage(bytes: Uint8Array): HostMessage {
       if (!ref) throw new Error('stop without a reference');
       return { kind: 'stop', ref };
     }
+    case 'trace': return { kind: 'trace', records: m.trace!.records ?? new Uint8Array(0) };
     default:
       throw new Error('empty host message');
   }

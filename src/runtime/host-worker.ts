@@ -33,6 +33,12 @@ const control: HostControl = {
   async shutdown() {
     await host.shutdown();
   },
+  startTrace(payloads: boolean) {
+    host.startTrace(payloads);
+  },
+  stopTrace() {
+    return host.stopTrace();
+  },
 };
 
 Comlink.expose(control, nodeEndpoint(parentPort!));

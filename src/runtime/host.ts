@@ -4,9 +4,10 @@
 // decisions. Everything that crosses a thread is protobuf bytes.
 import type { MessagePort } from 'node:worker_threads';
 import {
-  decodeHostMessage, encodeDelivery, encodeSpawn, encodeStop, ownsBuffer,
+  decodeHostMessage, encodeDelivery, encodeSpawn, encodeStop, encodeTraceBatch, ownsBuffer,
   type DecodedEnvelope, type EnvelopeHeader,
 } from './envelope';
+import { Tracer } from './tracer';
 import { decide } from './supervision';
 import { TypeRegistry, typeName } from './type-registry';
 import {
@@ -35,16 +36,6 @@ export interface HostStats {
   copiedBytes: number;
 }
 
-/** What a tracing tap sees of every delivery that enters a mailbox. */
-export interface DeliveryEvent {
-  at: number;
-  from?: ActorRef;
-  to: ActorRef;
-  type: string;
-  bytes: number;
-  isReply: boolean;
-}
-
 interface PendingAsk {
   replyType: MessageClass<unknown>;
   resolve(value: unknown): void;
@@ -66,8 +57,10 @@ export class HostRuntime {
     delivered: 0, deadLetters: 0, crashes: 0, restarts: 0, stoppedBySupervisor: 0, malformed: 0,
     transferred: 0, transferredBytes: 0, copiedBytes: 0,
   };
-  /** Called for every delivery that enters a local mailbox (tracing). */
-  tap?: (event: DeliveryEvent) => void;
+  /** Records this host's messages while a trace is on. */
+  readonly tracer: Tracer;
+  /** On the main host: where every host's trace records end up. */
+  traceSink?: (records: Uint8Array) => void;
   /** The pseudo-actor that system code (tests, the CLI) speaks as. */
   readonly systemRef: ActorRef;
 
@@ -80,6 +73,7 @@ export class HostRuntime {
   ) {
     for (const b of behaviors) this.behaviors.set(b.name, b as Behavior<unknown, unknown>);
     this.systemRef = { host: index, id: `${index}.system`, inbox: '' };
+    this.tracer = new Tracer(this.name, (records) => this.sendTrace(records));
   }
 
   get name(): string {
@@ -108,7 +102,43 @@ export class HostRuntime {
       case 'deliver': this.deliverLocal(message.envelope); break;
       case 'spawn': this.createCell(message.ref, message.behavior, parseProps(message.propsJson), message.parent, undefined); break;
       case 'stop': this.cells.get(message.ref.id)?.stop(); break;
+      case 'trace': this.traceSink?.(message.records); break;
     }
+  }
+
+  // ---- tracing ----
+
+  /** Starts recording here; names every actor already running so the trace can say who is who. */
+  startTrace(payloads: boolean): void {
+    this.tracer.start(payloads);
+    for (const cell of this.cells.values()) this.tracer.spawned(cell.ref.id, cell.behaviorName);
+  }
+
+  /** Stops recording here; returns the records not yet sent on. */
+  stopTrace(): Uint8Array {
+    return this.tracer.stop();
+  }
+
+  private sendTrace(records: Uint8Array): void {
+    if (this.index === 0) {
+      this.traceSink?.(records);
+      return;
+    }
+    const link = this.links.get(0);
+    if (link) this.post(link, encodeTraceBatch(records));
+  }
+
+  private traceDelivery(envelope: DecodedEnvelope): void {
+    let bodyCase = '';
+    const type = this.registry.get<unknown>(envelope.type);
+    if (type && envelope.body.length > 0) {
+      try {
+        bodyCase = String((type.decode(envelope.body) as { body?: string }).body ?? '');
+      } catch {
+        bodyCase = '(undecodable)';
+      }
+    }
+    this.tracer.actor(envelope.from?.id ?? 'system', envelope.to.id, envelope.type, bodyCase, envelope.body, !!envelope.isReply);
   }
 
   // ---- sending ----
@@ -179,7 +209,7 @@ export class HostRuntime {
   // ---- receiving ----
 
   private deliverLocal(envelope: DecodedEnvelope): void {
-    this.tap?.({ at: Date.now(), from: envelope.from, to: envelope.to, type: envelope.type, bytes: envelope.body.byteLength, isReply: !!envelope.isReply });
+    if (this.tracer.on) this.traceDelivery(envelope);
     if (envelope.isReply) {
       this.settleAsk(envelope);
       return;
@@ -261,6 +291,7 @@ export class HostRuntime {
     }
     const cell = new ActorCell(this, ref, behavior, props, parent, resource);
     this.cells.set(ref.id, cell);
+    if (this.tracer.on) this.tracer.spawned(ref.id, behaviorName);
     cell.start();
   }
 
@@ -330,12 +361,16 @@ class ActorCell {
     return `${this.behavior.name}#${this.ref.id}`;
   }
 
+  get behaviorName(): string {
+    return this.behavior.name;
+  }
+
   private makeContext(parent: ActorRef | undefined, resource: unknown): ActorContext<unknown> {
     const host = this.host;
     const self = this.ref;
     const timers = this.timers;
     return {
-      self, parent, resource, hostName: host.name,
+      self, parent, resource, hostName: host.name, tracer: host.tracer,
       tell: (to, message) => host.tell(self, to, message),
       ask: (to, message, reply, timeoutMs) => host.ask(self, to, message, reply, timeoutMs),
       spawn: (behavior, props, options = {}) => host.spawn(behavior, props, { ...options, parent: self }),

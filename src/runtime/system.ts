@@ -9,6 +9,8 @@ import nodeEndpoint from 'comlink/dist/umd/node-adapter';
 import { HostRuntime, type HostStats } from './host';
 import { loadCatalog, type HostControl, type HostWorkerData } from './catalog';
 import type { ActorRef, MessageClass, SpawnOptions } from './types';
+import type { Tracer } from './tracer';
+import type { p2p } from '../gen/proto';
 
 export interface SystemOptions {
   /** Worker-thread hosts to start; the main thread is host 0, named "main". */
@@ -72,6 +74,38 @@ export class ActorSystem {
 
   stop(ref: ActorRef): void {
     this.main.stopActor(ref);
+  }
+
+  /**
+   * Starts recording every host's actor messages (and the wire messages its
+   * actors report) into `sink`, as delimited p2p.v1.TraceRecord bytes.
+   */
+  async startTrace(sink: (records: Uint8Array) => void, payloads: boolean,
+    first?: Omit<p2p.v1.TraceRecord.$Properties, 'timeMs' | 'host'>): Promise<void> {
+    this.main.traceSink = sink;
+    this.main.tracer.start(payloads);
+    if (first) {
+      this.main.tracer.record(first); // e.g. who is tracing: written first, before any other host records
+      this.main.tracer.flush();
+    }
+    this.main.startTrace(payloads);
+    await Promise.all(this.workers.map((w) => w.control.startTrace(payloads)));
+  }
+
+  /** Stops recording everywhere; every record made before it returns has reached the sink. */
+  async stopTrace(): Promise<void> {
+    const rests = await Promise.all(this.workers.map((w) => w.control.stopTrace()));
+    // Batches already posted by the workers arrive before the next turns of the event loop.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    const sink = this.main.traceSink;
+    for (const rest of [...rests, this.main.stopTrace()]) if (rest.length > 0) sink?.(rest);
+    this.main.traceSink = undefined;
+  }
+
+  /** The main host's tracer, for records the CLI writes itself. */
+  get tracer(): Tracer {
+    return this.main.tracer;
   }
 
   async stats(): Promise<HostStats[]> {

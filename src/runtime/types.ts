@@ -32,6 +32,8 @@ export const DEFAULT_SUPERVISION: SupervisionStrategy = {
   kind: 'restart', maxRestarts: 10, withinMs: 60_000, minBackoffMs: 50, maxBackoffMs: 5_000,
 };
 
+import type { TraceRecorder } from './tracer';
+
 export interface Cancellable { cancel(): void }
 
 /** One message as it reached an actor. */
@@ -60,6 +62,8 @@ export interface ActorContext<M> {
   /** The host-local resource given at spawn, if any. */
   readonly resource: unknown;
   readonly hostName: string;
+  /** Records wire messages while a trace is on (test `tracer.on` first). */
+  readonly tracer: TraceRecorder;
   tell<T>(to: ActorRef<T>, message: T): void;
   /** Request/response: rejects with AskTimeoutError after timeoutMs. */
   ask<T, R>(to: ActorRef<T>, message: T, reply: MessageClass<R>, timeoutMs: number): Promise<R>;

@@ -13,7 +13,7 @@
 import type * as net from 'node:net';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, type ActorContext, type ActorRef, type Delivery } from '../../runtime';
-import { FrameDecoder, delimit } from '../../core/frame-codec';
+import { FrameDecoder, delimit, encodeVarint } from '../../core/frame-codec';
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
 import { blockFrameHead } from './block-frame';
@@ -337,8 +337,11 @@ class PeerConnectionActor {
           if (this.closed) return;
         }
         this.corkUntilNextTick();
-        this.socket.write(blockFrameHead(r.contentId, r.piece, r.offset, r.length));
-        this.socket.write(window.data.subarray(at, at + r.length));
+        const head = blockFrameHead(r.contentId, r.piece, r.offset, r.length);
+        const data = window.data.subarray(at, at + r.length);
+        this.socket.write(head);
+        this.socket.write(data);
+        if (this.ctx.tracer.on) this.traceBlock('out', r.contentId, r.piece, r.offset, data, head.length + data.length);
         this.traffic.sent(r.length);
         if (this.socket.writableLength > SEND_HIGH_WATER) await this.drained();
       }
@@ -475,8 +478,18 @@ class PeerConnectionActor {
       try {
         frame = p2p.v1.PeerFrame.decode(bytes);
       } catch (err) {
+        if (this.ctx.tracer.on) this.traceFrame('in', bytes.subarray(0, 1024), bytes.length);
         this.fatal(`undecodable frame: ${(err as Error).message}`);
         return;
+      }
+      if (this.ctx.tracer.on) {
+        const wireBytes = bytes.length + encodeVarint(bytes.length).length;
+        if (frame.body === 'block') {
+          const b = frame.block!;
+          this.traceBlock('in', b.contentId ?? new Uint8Array(0), b.piece ?? 0, b.offset ?? 0, b.data ?? new Uint8Array(0), wireBytes);
+        } else {
+          this.traceFrame('in', bytes, wireBytes);
+        }
       }
       this.onFrame(frame);
       if (this.closed) return;
@@ -526,7 +539,29 @@ class PeerConnectionActor {
   private send(frame: p2p.v1.PeerFrame.$Properties): void {
     if (this.closed) return;
     this.corkUntilNextTick();
-    this.socket.write(delimit(p2p.v1.PeerFrame.encode(frame).finish()));
+    const bytes = p2p.v1.PeerFrame.encode(frame).finish();
+    const delimited = delimit(bytes);
+    this.socket.write(delimited);
+    if (this.ctx.tracer.on) this.traceFrame('out', bytes, delimited.length);
+  }
+
+  // ---- tracing ----
+
+  private traceFrame(direction: 'in' | 'out', message: Uint8Array, wireBytes: number, elided?: Uint8Array): void {
+    this.ctx.tracer.wire({
+      transport: 'tcp', direction, local: `${this.socket.localAddress}:${this.socket.localPort}`,
+      remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`, messageType: 'p2p.v1.PeerFrame', message, wireBytes,
+      elided, remotePeerId: this.remoteId.length > 1 ? this.remoteId : undefined, actor: this.ctx.self.id,
+    });
+  }
+
+  /** A Block frame, its data recorded whole only with --trace-payloads. */
+  private traceBlock(direction: 'in' | 'out', contentId: Uint8Array, piece: number, offset: number, data: Uint8Array, wireBytes: number): void {
+    if (this.ctx.tracer.payloads) {
+      this.traceFrame(direction, p2p.v1.PeerFrame.encode({ block: { contentId, piece, offset, data } }).finish(), wireBytes);
+    } else {
+      this.traceFrame(direction, p2p.v1.PeerFrame.encode({ block: { contentId, piece, offset } }).finish(), wireBytes, data);
+    }
   }
 
   /** hex() of a content id, remembered for the one a connection mostly sees. */

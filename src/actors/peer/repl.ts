@@ -32,6 +32,12 @@ export interface ReplConsole {
   interactive: boolean;
   write(text: string): void;
   exit(code: number): void;
+  /** Tracing of this peer (for !trace); absent where a program cannot trace. */
+  trace?: {
+    start(target: string, payloads: boolean): Promise<void>;
+    stop(): Promise<string | undefined>;
+    current(): string | undefined;
+  };
 }
 
 const ASK_TIMEOUT_MS = 10_000;
@@ -117,7 +123,35 @@ class ReplActor {
       case '!meus_pedacos': case '!pieces': return this.pieces();
       case '!sair': case '!quit': return this.leave();
       case '!ajuda': case '!help': this.say(this.t.help); return;
+      case '!rastrear': case '!trace': return this.trace(args);
       default: this.say(this.t.unknownCommand(command!));
+    }
+  }
+
+  // ---- !trace ----
+
+  private async trace(args: string[]): Promise<void> {
+    const control = this.out.trace;
+    const [what, ...rest] = args;
+    const payloads = rest.includes('--payloads');
+    const file = rest.find((a) => a !== '--payloads');
+    if (!control) {
+      this.say(this.t.traceUnavailable);
+    } else if (what === 'on' || what === 'ligar') {
+      const target = file ?? `enxame-${new Date().toISOString().replace(/[:.]/g, '-')}.trace`;
+      try {
+        await control.start(target, payloads);
+        this.say(this.t.traceOn(target));
+      } catch (err) {
+        this.say(this.t.traceFailed(target, (err as Error).message));
+      }
+    } else if (what === 'off' || what === 'desligar') {
+      const target = await control.stop();
+      this.say(target ? this.t.traceOff(target) : this.t.traceNotOn);
+    } else {
+      const current = control.current();
+      this.say(current ? this.t.traceOn(current) : this.t.traceNotOn);
+      this.say(this.t.traceUsage);
     }
   }
 

@@ -15,9 +15,12 @@ import type { PieceStoreProps } from './piece-store';
 import type { ReplConsole, ReplProps } from './repl';
 import type { TcpEndpointProps } from './tcp-endpoint';
 import type { TrackerClientProps } from './tracker-client';
+import { startTracing, type TraceSession } from '../../trace/trace-session';
 
 export const PEER_HOSTS = ['net', 'store', 'sessions'] as const;
 export const ANNOUNCE_INTERVAL_MS = 3000;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const PACKAGE_VERSION: string = require('../../../../package.json').version;
 
 export interface PeerOptions {
   trackerHost: string;
@@ -32,6 +35,8 @@ export interface PeerOptions {
   pieceSize?: number;
   policy?: PiecePolicy;
   log?: (line: string) => void;
+  /** Record every message from the start: a file, or "-" for NDJSON on standard error. */
+  trace?: { target: string; payloads: boolean };
 }
 
 export interface RunningPeer {
@@ -39,6 +44,11 @@ export interface RunningPeer {
   peerIdHex: string;
   port: number;
   repl: ActorRef<p2p.v1.ReplCommand.$Properties>;
+  /** Starts a trace (stopping the one running, if any). */
+  startTrace(target: string, payloads: boolean): Promise<void>;
+  /** Stops the running trace; returns where it went. */
+  stopTrace(): Promise<string | undefined>;
+  tracing(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -53,8 +63,25 @@ export function runtimePaths(): { protocolModule: string; catalogModules: string
 export async function startPeer(options: PeerOptions, console: ReplConsole,
   onReady: (peer: { peerIdHex: string; port: number }) => void = () => undefined): Promise<RunningPeer> {
   const system = await ActorSystem.start({ hosts: [...PEER_HOSTS], ...runtimePaths(), log: options.log });
+  let trace: TraceSession | undefined;
+  const peerIdHex = randomBytes(16).toString('hex');
+  const startTrace = async (target: string, payloads: boolean) => {
+    await trace?.stop();
+    trace = undefined;
+    trace = await startTracing(system, target, payloads, { role: 'peer', peerId: Buffer.from(peerIdHex, 'hex'), version: PACKAGE_VERSION });
+  };
+  const stopTrace = async () => {
+    const target = trace?.target;
+    await trace?.stop();
+    trace = undefined;
+    return target;
+  };
   try {
-    const peerIdHex = randomBytes(16).toString('hex');
+    if (options.trace) {
+      await startTrace(options.trace.target, options.trace.payloads).catch((err: Error) => {
+        throw new Error(`cannot trace to ${options.trace!.target}: ${err.message}`);
+      });
+    }
     const peerKeyHex = randomBytes(32).toString('hex');
     const store = system.spawn<p2p.v1.StoreCommand.$Properties, PieceStoreProps>('peer.PieceStore',
       { dir: options.dir, pieceSize: options.pieceSize }, { host: 'store' });
@@ -77,8 +104,15 @@ export async function startPeer(options: PeerOptions, console: ReplConsole,
     const repl = system.spawn<p2p.v1.ReplCommand.$Properties, ReplProps>('peer.Repl', {
       store, tracker, endpoint, heartbeat, sessionsHost: 'sessions', policy: options.policy,
     }, { host: 'main', resource: console });
-    return { system, peerIdHex, port: address.port, repl, stop: () => system.shutdown() };
+    return {
+      system, peerIdHex, port: address.port, repl, startTrace, stopTrace, tracing: () => trace?.target,
+      stop: async () => {
+        await stopTrace();
+        await system.shutdown();
+      },
+    };
   } catch (err) {
+    await stopTrace();
     await system.shutdown();
     throw err;
   }

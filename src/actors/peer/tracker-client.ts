@@ -60,7 +60,7 @@ class TrackerClientActor {
 
   async started(): Promise<void> {
     const socket = dgram.createSocket(this.props.trackerHost.includes(':') ? 'udp6' : 'udp4');
-    socket.on('message', (bytes) => this.onDatagram(bytes));
+    socket.on('message', (bytes, from) => this.onDatagram(bytes, from));
     socket.on('error', (err) => this.ctx.log(`tracker socket error: ${err.message}`));
     await new Promise<void>((resolve) => socket.bind(0, resolve));
     this.socket = socket;
@@ -90,7 +90,8 @@ class TrackerClientActor {
     }
   }
 
-  private onDatagram(bytes: Buffer): void {
+  private onDatagram(bytes: Buffer, from: dgram.RemoteInfo): void {
+    if (this.ctx.tracer.on) this.traceDatagram('in', bytes, `${from.address}:${from.port}`);
     let packet: p2p.v1.TrackerPacket;
     try {
       packet = p2p.v1.TrackerPacket.decode(bytes);
@@ -114,6 +115,7 @@ class TrackerClientActor {
       const reply = await new Promise<p2p.v1.TrackerPacket | undefined>((resolve) => {
         const timer = setTimeout(() => { this.pending.delete(transactionId); resolve(undefined); }, timeoutMs);
         this.pending.set(transactionId, (p) => { clearTimeout(timer); resolve(p); });
+        if (this.ctx.tracer.on) this.traceDatagram('out', bytes, `${this.props.trackerHost}:${this.props.trackerPort}`);
         socket.send(bytes, this.props.trackerPort, this.props.trackerHost, (err) => {
           if (err) { clearTimeout(timer); this.pending.delete(transactionId); resolve(undefined); }
         });
@@ -126,6 +128,14 @@ class TrackerClientActor {
     }
     this.noteReachable(false);
     throw new TrackerRequestError(`no answer from the tracker at ${this.props.trackerHost}:${this.props.trackerPort}`);
+  }
+
+  private traceDatagram(direction: 'in' | 'out', bytes: Uint8Array, remote: string): void {
+    const a = this.socket?.address();
+    this.ctx.tracer.wire({
+      transport: 'udp', direction, local: a ? `${a.address}:${a.port}` : '', remote,
+      messageType: 'p2p.v1.TrackerPacket', message: bytes, wireBytes: bytes.length, actor: this.ctx.self.id,
+    });
   }
 
   private noteReachable(ok: boolean): void {

@@ -9,6 +9,7 @@ import { ActorSystem } from '../../runtime';
 import type { ExpirySchedulerProps } from './expiry-scheduler';
 import type { RegistryProps } from './registry';
 import type { UdpEndpointProps } from './udp-endpoint';
+import { startTracing, type TraceSession } from '../../trace/trace-session';
 
 export interface TrackerOptions {
   host: string;
@@ -16,16 +17,21 @@ export interface TrackerOptions {
   announceIntervalMs?: number;
   onEvent?: (event: p2p.v1.TrackerEvent.$Properties) => void;
   log?: (line: string) => void;
+  /** Record every message from the start: a file, or "-" for NDJSON on standard error. */
+  trace?: { target: string; payloads: boolean };
 }
 
 export interface RunningTracker {
   system: ActorSystem;
   ip: string;
   port: number;
+  trace?: TraceSession;
   stop(): Promise<void>;
 }
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 3000;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const PACKAGE_VERSION: string = require('../../../../package.json').version;
 
 export async function startTracker(options: TrackerOptions): Promise<RunningTracker> {
   const announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
@@ -35,6 +41,16 @@ export async function startTracker(options: TrackerOptions): Promise<RunningTrac
     catalogModules: [path.join(__dirname, 'index.js')],
     log: options.log,
   });
+  let trace: TraceSession | undefined;
+  try {
+    if (options.trace) {
+      trace = await startTracing(system, options.trace.target, options.trace.payloads,
+        { role: 'tracker', listen: `udp://${options.host}:${options.port}`, version: PACKAGE_VERSION });
+    }
+  } catch (err) {
+    await system.shutdown();
+    throw new Error(`cannot trace to ${options.trace!.target}: ${(err as Error).message}`);
+  }
   let bound!: (address: { ip: string; port: number }) => void;
   let failed!: (error: Error) => void;
   const ready = new Promise<{ ip: string; port: number }>((resolve, reject) => { bound = resolve; failed = reject; });
@@ -56,8 +72,15 @@ export async function startTracker(options: TrackerOptions): Promise<RunningTrac
     { host: options.host, port: options.port, registry, console, announceIntervalMs }, { host: 'net' });
   try {
     const address = await ready;
-    return { system, ...address, stop: () => system.shutdown() };
+    return {
+      system, ...address, trace,
+      stop: async () => {
+        await trace?.stop();
+        await system.shutdown();
+      },
+    };
   } catch (err) {
+    await trace?.stop();
     await system.shutdown();
     throw err;
   }

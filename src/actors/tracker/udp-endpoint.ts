@@ -84,7 +84,9 @@ class UdpEndpointActor {
     try {
       if (bytes.length > MAX_DATAGRAM_BYTES) throw new Error('datagram too large');
       packet = p2p.v1.TrackerPacket.decode(bytes);
+      if (this.ctx.tracer.on) this.traceDatagram('in', bytes, from, senderOf(packet));
     } catch (err) {
+      if (this.ctx.tracer.on) this.traceDatagram('in', bytes.subarray(0, 1024), from);
       this.send({ error: { code: Code.TRACKER_ERROR_CODE_MALFORMED, message: 'malformed packet' } }, from, bytes.length);
       return;
     }
@@ -141,6 +143,21 @@ class UdpEndpointActor {
       this.ctx.log(`dropping a ${bytes.length}-byte reply: over the datagram limit`);
       return;
     }
+    if (this.ctx.tracer.on) this.traceDatagram('out', bytes, to);
     this.socket?.send(bytes, to.port, to.address);
   }
+
+  private traceDatagram(direction: 'in' | 'out', bytes: Uint8Array, remote: dgram.RemoteInfo, peerId?: Uint8Array | null): void {
+    const a = this.socket?.address();
+    this.ctx.tracer.wire({
+      transport: 'udp', direction, local: a ? `${a.address}:${a.port}` : '', remote: `${remote.address}:${remote.port}`,
+      messageType: 'p2p.v1.TrackerPacket', message: bytes, wireBytes: bytes.length, actor: this.ctx.self.id,
+      remotePeerId: peerId ?? undefined,
+    });
+  }
+}
+
+/** The peer id a request names, if any. */
+function senderOf(p: p2p.v1.TrackerPacket): Uint8Array | null | undefined {
+  return p.announceRequest?.peerId ?? p.swarmQuery?.peerId ?? p.leaveRequest?.peerId;
 }
