@@ -31,7 +31,18 @@ export interface PairRun {
   seed_peak_rss_MiB: number;
 }
 
-export async function loopbackPair(opts: { sizeMiB: number; runs: number; profileDir?: string; extraPeerArgs?: string[]; log?: (l: string) => void }): Promise<{ runs: PairRun[]; median: Record<string, number> }> {
+export interface PairOptions {
+  sizeMiB: number;
+  runs: number;
+  profileDir?: string;
+  /** Extra arguments for both peers. */
+  extraPeerArgs?: string[];
+  /** Extra arguments for the leecher alone, given its scratch folder (e.g. a trace file there). */
+  leechArgs?: (scratch: string) => string[];
+  log?: (l: string) => void;
+}
+
+export async function loopbackPair(opts: PairOptions): Promise<{ runs: PairRun[]; median: Record<string, number> }> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'enxame-bench-pair-'));
   const log = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
   try {
@@ -62,7 +73,7 @@ export async function loopbackPair(opts: { sizeMiB: number; runs: number; profil
         await tracker.waitFor(/joined \(127\.0\.0\.1:\d+, 1 file/, 120_000);
         const seedCpu0 = cpuSeconds(seed.pid) ?? 0;
         const t0 = process.hrtime.bigint();
-        const leech = new SpawnedP2p('leech', peerArgs(leechDir), { nodeArgs });
+        const leech = new SpawnedP2p('leech', [...peerArgs(leechDir), ...(opts.leechArgs?.(root) ?? [])], { nodeArgs });
         procs.push(leech);
         leech.send('!baixar f.bin');
         await leech.waitFor(/listening on tcp:\/\//);

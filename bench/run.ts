@@ -10,8 +10,10 @@
 //      loopback pair (WebTorrent, aria2, libtorrent) and a capped swarm in
 //      network namespaces (libtorrent, aria2), with our ratio to each.
 //
+//   4. tracing: the loopback pair with the leecher's --trace off and on.
+//
 // Flags: --quick (one run each, smaller sizes), --skip-references,
-//        --only pair|lab|references, --out FOLDER (default bench-results).
+//        --only pair|trace|lab|references, --out FOLDER (default bench-results).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -44,6 +46,23 @@ async function main(): Promise<void> {
       `peak RSS leecher ${pair.median.leech_peak_rss_MiB} MiB / seed ${pair.median.seed_peak_rss_MiB} MiB`);
     writeJson(path.join(out, 'loopback-pair.json'), { benchmark: 'loopback-pair', sizeMiB, ...pair });
     summary.loopbackPair = pair.median;
+  }
+
+  if (!only || only === 'trace') {
+    // The cost of tracing, off and on, measured side by side, run for run.
+    const sizeMiB = quick ? 64 : 256;
+    say(`\n== tracing cost: the loopback pair, ${sizeMiB} MiB, leecher tracing off / on, ${runs} run(s) each`);
+    const off: number[] = [];
+    const on: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      off.push((await loopbackPair({ sizeMiB, runs: 1, log: () => undefined })).median.transfer_MBps!);
+      on.push((await loopbackPair({ sizeMiB, runs: 1, log: () => undefined, leechArgs: (dir) => ['--trace', path.join(dir, 'leech.trace')] })).median.transfer_MBps!);
+      say(`  run ${i + 1}: off ${off[i]} MB/s, on ${on[i]} MB/s`);
+    }
+    const ratio = Number((median(on) / median(off)).toFixed(3));
+    say(`median: off ${median(off)} MB/s, on ${median(on)} MB/s: tracing keeps ${(ratio * 100).toFixed(0)}% of the throughput`);
+    writeJson(path.join(out, 'trace-cost.json'), { benchmark: 'trace-cost', sizeMiB, offMBps: off, onMBps: on, onOverOff: ratio });
+    summary.traceCost = { offMBps: median(off), onMBps: median(on), onOverOff: ratio };
   }
 
   if (!only || only === 'lab') {
