@@ -38,7 +38,7 @@ describe('tracing (spawned bin/p2p.js)', function () {
   after(removeScratch);
 
   it('records the whole seed flow in order, and protoc decodes the captured wire messages', async () => {
-    const dirs = makeDirs('seed', 'leech', 'out');
+    const dirs = makeDirs('seed', 'leech', 'full', 'out');
     fs.writeFileSync(path.join(dirs.seed!, 'f.bin'), randomBytes(600_000));
     const trackerTrace = path.join(dirs.out!, 'tracker.trace');
     const leechTrace = path.join(dirs.out!, 'leech.trace');
@@ -70,6 +70,20 @@ describe('tracing (spawned bin/p2p.js)', function () {
       assert.equal(b.record.wire!.payloadSha256Prefix!.length, 8, '...and a short hash');
       assert.ok(b.record.wire!.message!.length < 100, 'not the bytes themselves');
     }
+    // With --trace-payloads, a second leecher's trace holds the block data itself.
+    const fullTrace = path.join(dirs.out!, 'full.trace');
+    const full = await startPeer('full', tracker.address, dirs.full!, ['--trace', fullTrace, '--trace-payloads']);
+    full.send('!baixar f.bin');
+    await full.waitFor(/f\.bin complete/);
+    full.send('!sair');
+    assert.equal(await full.exited, 0);
+    const fullBlocks = wireLabels(fullTrace).filter((l) => l.label === 'PeerFrame.block');
+    assert.ok(fullBlocks.length > 0);
+    for (const b of fullBlocks) {
+      assert.ok(!b.record.wire!.payloadBytes);
+      assert.ok(b.record.wire!.message!.length > 16384 || b === fullBlocks[fullBlocks.length - 1]);
+    }
+
     const actors = readTraceRecords(fs.readFileSync(leechTrace)).records.filter((r) => r.actor);
     assert.ok(actors.some((r) => r.actor!.type === 'p2p.v1.StoreCommand' && r.actor!.bodyCase === 'writePiece'));
 
@@ -107,6 +121,18 @@ describe('tracing (spawned bin/p2p.js)', function () {
     assert.ok(records[0]!.started, 'a trace starts with who is tracing');
     assert.ok(records.some((r) => r.actor?.bodyCase === 'listHoldings'));
     assert.ok(records.some((r) => r.spawned?.behavior === 'peer.PieceStore'));
+    // p2p inspect --follow shows records as they are appended.
+    const live = path.join(dirs.out!, 'live-follow.trace');
+    peer.send(`!trace on ${live}`);
+    await peer.waitFor(new RegExp(`tracing every message into ${live.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const follow = startP2p('inspect', ['inspect', live, '--follow', '--type', 'listHoldings']);
+    await new Promise((r) => setTimeout(r, 600));
+    peer.send('!pieces');
+    await follow.waitFor(/StoreCommand\.listHoldings/);
+    follow.kill('SIGINT');
+    assert.equal(await follow.exited, 0);
+    peer.send('!trace off');
+
     const ndjson = await tracker.waitFor((l) => l.startsWith('{') && l.includes('"TrackerPacket.announceRequest"'));
     const event = JSON.parse(ndjson);
     assert.equal(event.kind, 'wire');
