@@ -29,6 +29,10 @@ export interface PairRun {
   seed_cpu_s: number;
   leech_peak_rss_MiB: number;
   seed_peak_rss_MiB: number;
+  /** Page faults of the leecher (fresh memory touched for the first time). */
+  leech_minor_faults: number;
+  /** The part of the leecher's CPU seconds spent in the kernel. */
+  leech_sys_cpu_s: number;
 }
 
 export interface PairOptions {
@@ -86,6 +90,8 @@ export async function loopbackPair(opts: PairOptions): Promise<{ runs: PairRun[]
         leechCpu = cpuSeconds(leech.pid) ?? leechCpu;
         const seedCpu = (cpuSeconds(seed.pid) ?? 0) - seedCpu0;
         const leechRss = peakRssBytes(leech.pid) ?? 0;
+        const leechFaults = minorFaults(leech.pid) ?? 0;
+        const leechSys = systemSeconds(leech.pid) ?? 0;
         const seedRss = peakRssBytes(seed.pid) ?? 0;
         const got = path.join(leechDir, 'f.bin');
         const ok = /complete|completo/.test(done) && fs.existsSync(got) && sha256File(got) === want;
@@ -97,6 +103,7 @@ export async function loopbackPair(opts: PairOptions): Promise<{ runs: PairRun[]
           MBps: round(bytes / 1e6 / wall, 1), transfer_MBps: round(bytes / 1e6 / transfer, 1),
           leech_cpu_s: round(leechCpu, 2), seed_cpu_s: round(seedCpu, 2),
           leech_peak_rss_MiB: round(leechRss / MiB, 1), seed_peak_rss_MiB: round(seedRss / MiB, 1),
+          leech_minor_faults: leechFaults, leech_sys_cpu_s: round(leechSys, 2),
         };
         log(JSON.stringify(r));
         runs.push(r);
@@ -111,6 +118,22 @@ export async function loopbackPair(opts: PairOptions): Promise<{ runs: PairRun[]
     return { runs, median: Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k]))])) };
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function systemSeconds(pid: number): number | undefined {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[12]) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function minorFaults(pid: number): number | undefined {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[7]);
+  } catch {
+    return undefined;
   }
 }
 
