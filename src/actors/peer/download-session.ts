@@ -24,6 +24,7 @@ import { defineBehavior, type ActorContext, type ActorRef } from '../../runtime'
 import { Bitfield, bitfieldFromBytes } from '../../core/bitfield';
 import { contentId as computeContentId, pieceLength, validateManifest, type ManifestData } from '../../core/manifest';
 import { hex } from '../../core/hex';
+import { checkFileName } from '../../core/file-name';
 import { availability, pickDuplicate, pickPiece, type PeerView, type PieceInFlight, type PiecePolicy } from '../../core/picker';
 import type { Rng } from '../../core/rng';
 import { BUSY_REASON } from './peer-connection';
@@ -119,6 +120,12 @@ class DownloadSessionActor {
   }
 
   started(): void {
+    try {
+      checkFileName(this.props.name); // the name the tracker lists: refused before any byte is fetched
+    } catch (err) {
+      this.finish(false, (err as Error).message, '');
+      return;
+    }
     this.ctx.every(REFRESH_MS, { refresh: {} });
     this.ctx.tell(this.ctx.self, { refresh: {} });
   }
@@ -215,9 +222,22 @@ class DownloadSessionActor {
         name: r.manifest.name ?? '', size: r.manifest.size ?? 0, pieceSize: r.manifest.pieceSize ?? 0,
         pieceHashes: r.manifest.pieceHashes ?? [],
       };
-      validateManifest(manifest);
-      if (!Buffer.from(computeContentId(manifest)).equals(this.contentId)) {
+      let id: Uint8Array | undefined;
+      try {
+        id = computeContentId(manifest);
+      } catch {
+        id = undefined; // fields no real manifest has: it cannot match
+      }
+      if (!id || !Buffer.from(id).equals(this.contentId)) {
         this.ban(peer, 'sent a manifest that does not match the content id');
+        return;
+      }
+      // It is the file's true manifest: if it is unusable (an unsafe name, say),
+      // every holder would send the same one, so the download ends here.
+      try {
+        validateManifest(manifest);
+      } catch (err) {
+        this.finish(false, (err as Error).message, '');
         return;
       }
       const opened = await this.ctx.ask(this.props.store, { openDownload: { contentId: this.contentId, manifest: r.manifest } },

@@ -156,7 +156,7 @@ class ReplActor {
   }
 
   private say(text: string): void {
-    this.out.write(text + '\n');
+    this.out.write(printable(text) + '\n');
   }
 
   // ---- !baixar ----
@@ -184,7 +184,7 @@ class ReplActor {
     this.results = { ok: 0, total: wanted.length };
     for (const f of wanted) {
       const idHex = hex(f.contentId ?? new Uint8Array(0));
-      this.downloads.set(idHex, { name: f.name ?? idHex, lastPrinted: 0, lastLine: '', rate: new RateMeter(5000, 20, Date.now()), bytesSeen: -1 });
+      this.downloads.set(idHex, { name: printable(f.name ?? idHex), lastPrinted: 0, lastLine: '', rate: new RateMeter(5000, 20, Date.now()), bytesSeen: -1 });
       this.say(this.t.downloading(f.name ?? idHex, formatBytes(f.size ?? 0)));
       const props: DownloadSessionProps = {
         contentIdHex: idHex, name: f.name ?? '', store: this.props.store, tracker: this.props.tracker,
@@ -283,4 +283,13 @@ export function ranges(sorted: readonly number[]): string {
     i = j + 1;
   }
   return parts.join(', ');
+}
+
+/**
+ * Text from the network made safe for a terminal: control characters (an
+ * escape sequence could rewrite the screen) are shown as \uXXXX; line breaks stay.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,0 +1,69 @@
+// Hostile peers, with the real binaries: a peer that serves corrupt data is
+// caught by the piece hashes and banned, and the file still ends up
+// byte-identical; file names from the network that would leave the download
+// folder are refused with a clear message and touch nothing.
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { killAll, makeDirs, removeScratch, startPeer, startTracker } from '../helpers/processes';
+import { FakePeer } from '../helpers/fake-peer';
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('hostile peers (spawned bin/p2p.js and a raw-socket peer)', function () {
+  this.timeout(120_000);
+  const fakes: FakePeer[] = [];
+  afterEach(async () => {
+    await Promise.all(fakes.splice(0).map((f) => f.stop()));
+    await killAll();
+  });
+  after(removeScratch);
+
+  it('bans a peer whose pieces fail their hash, takes them from another holder, ends byte-identical', async () => {
+    const dirs = makeDirs('seed', 'leech');
+    const data = randomBytes(4 * 1024 * 1024);
+    fs.writeFileSync(path.join(dirs.seed!, 'big.bin'), data);
+    const tracker = await startTracker();
+    await startPeer('seed', tracker.address, dirs.seed!, ['--piece-size', '64KiB']);
+    await tracker.proc.waitFor(/joined/);
+    const liar = new FakePeer([{ name: 'big.bin', data, pieceSize: 64 * 1024 }], () => true);
+    fakes.push(liar);
+    await liar.start(tracker.port);
+    const leech = await startPeer('leech', tracker.address, dirs.leech!);
+    leech.send('!baixar big.bin');
+    const banned = await leech.waitFor(/banned 127\.0\.0\.1:\d+ for this download: 3 pieces failed their hash/);
+    assert.match(banned, new RegExp(`:${liar.port} `));
+    const servedAtBan = liar.blocksServed;
+    await leech.waitFor(/big\.bin complete/);
+    assert.equal(sha256(fs.readFileSync(path.join(dirs.leech!, 'big.bin'))), sha256(data));
+    // After the ban, nothing more was asked of it (blocks already requested may still have been in flight).
+    const connectionsAtEnd = liar.connections;
+    assert.ok(liar.blocksServed - servedAtBan <= 128, `${liar.blocksServed - servedAtBan} blocks after the ban`);
+    assert.equal(connectionsAtEnd, 1, 'the leecher did not connect to the banned peer again');
+    assert.ok(leech.lines.some((l) => /failed its hash; fetching it again/.test(l)));
+  });
+
+  it('refuses file names that would leave the download folder, and touches nothing outside it', async () => {
+    const dirs = makeDirs('leech', 'seed');
+    fs.writeFileSync(path.join(dirs.seed!, 'fine.txt'), 'fine\n');
+    const tracker = await startTracker();
+    await startPeer('seed', tracker.address, dirs.seed!);
+    await tracker.proc.waitFor(/joined/);
+    const names = ['../evil.txt', '/tmp/abs-evil.txt', 'nul', 'a\u0001b', 'x'.repeat(240) + '/y', 'CON.txt', 'trailing.'];
+    const evil = new FakePeer(names.map((name) => ({ name, data: Buffer.from(`evil ${name}\n`), pieceSize: 16 * 1024 })));
+    fakes.push(evil);
+    await evil.start(tracker.port);
+    const leech = await startPeer('leech', tracker.address, dirs.leech!);
+    leech.send('!baixar');
+    await leech.waitFor(/\d+ of 8 download\(s\) finished/);
+    const refusals = leech.lines.filter((l) => /failed: refusing file name/.test(l));
+    assert.equal(refusals.length, names.length, leech.lines.join('\n'));
+    assert.deepEqual(fs.readdirSync(dirs.leech!).filter((f) => !f.endsWith('.state')), ['fine.txt']);
+    const parent = path.dirname(dirs.leech!);
+    assert.deepEqual(fs.readdirSync(parent).sort(), ['leech', 'seed']);
+    assert.ok(!fs.existsSync('/tmp/abs-evil.txt'));
+    leech.send('!sair');
+    assert.equal(await leech.exited, 0);
+  });
+});
