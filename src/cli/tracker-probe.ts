@@ -41,6 +41,17 @@ export class TrackerProbe {
     });
   }
 
+  /** Sends bytes without waiting for anything (a load generator's send). */
+  sendOnly(bytes: Uint8Array): void {
+    void this.ready.then(() => this.socket.send(bytes, this.port, this.host));
+  }
+
+  /** Calls `onReply` for every datagram that arrives; returns a function that stops it. */
+  onAnyReply(onReply: (bytes: Buffer) => void): () => void {
+    this.socket.on('message', onReply);
+    return () => this.socket.off('message', onReply);
+  }
+
   async token(): Promise<Uint8Array> {
     const r = await this.request({ connectRequest: { protocolVersion: 1 } });
     return r.connectResponse!.connectionToken!;

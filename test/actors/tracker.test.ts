@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { p2p } from '../../src/gen/proto';
 import { startTracker, type RunningTracker } from '../../src/actors/tracker/topology';
+import fc from 'fast-check';
 import { RawTrackerClient } from '../helpers/tracker-client';
 
 const Code = p2p.v1.TrackerErrorCode;
@@ -95,6 +96,65 @@ describe('tracker topology', function () {
     assert.equal((await client.token()).length, 16);
   });
 
+  it('answers no random or mutated datagram with a crash or an amplified reply (property)', async () => {
+    const good = p2p.v1.TrackerPacket.encode({ transactionId: 9, announceRequest: { connectionToken: await client.token(), ...peer(), ip: '127.0.0.1', port: 7000, files: [holding()] } }).finish();
+    const fuzzer = new RawTrackerClient('127.0.0.1', tracker.port);
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 2000 }),
+          fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }).map((edits) => {
+            const copy = Buffer.from(good);
+            for (const [i, v] of edits) copy[i] = v;
+            return copy;
+          }),
+        ),
+        async (bytes) => {
+          const reply = await fuzzer.sendRaw(bytes, 3);
+          if (reply && bytes.length > 0) assert.ok(reply.length <= Math.max(bytes.length, 64), 'no amplified replies');
+        }), { numRuns: 150 });
+    } finally {
+      fuzzer.close();
+    }
+    assert.equal((await client.token()).length, 16, 'still answering');
+  });
+
+  it('drops a source that floods it, unanswered, while answering everyone else', async () => {
+    const flooder = new RawTrackerClient('127.0.0.1', tracker.port);
+    const other = new RawTrackerClient('127.0.0.1', tracker.port);
+    try {
+      let replies = 0;
+      const packet = p2p.v1.TrackerPacket.encode({ transactionId: 1, connectRequest: { protocolVersion: 1 } }).finish();
+      const counted = flooder.onAnyReply(() => replies++);
+      const flood = (async () => {
+        for (let i = 0; i < 3000; i++) {
+          flooder.sendOnly(packet);
+          if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+        }
+      })();
+      // Meanwhile another source asks, and is answered every time (retrying a
+      // lost datagram after 500 ms, as the peers' tracker client does).
+      const tokenWithRetry = async () => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return (await other.request({ connectRequest: { protocolVersion: 1 } }, 500)).connectResponse!.connectionToken!;
+          } catch (err) {
+            if (attempt >= 2) throw err;
+          }
+        }
+      };
+      for (let i = 0; i < 20; i++) assert.equal((await tokenWithRetry()).length, 16);
+      await flood;
+      await new Promise((r) => setTimeout(r, 300));
+      counted();
+      assert.ok(replies < 1500, `the flooder got ${replies} replies to 3000 packets`);
+      assert.ok(replies >= 100, 'it is limited, not banned');
+    } finally {
+      flooder.close();
+      other.close();
+    }
+  });
+
   it('pages a map of 1,000 peers of a 10,000-piece file under the datagram limit', async () => {
     // A tracker of its own, with an interval long enough that nobody expires meanwhile.
     const big = await startTracker({ host: '127.0.0.1', port: 0, announceIntervalMs: 60_000, log: () => undefined });
@@ -108,18 +168,25 @@ describe('tracker topology', function () {
   });
 
   async function pageLargeSwarm(client: RawTrackerClient): Promise<void> {
-    const announce = async (p: { peerId: Uint8Array; peerKey: Uint8Array }, files: p2p.v1.FileHolding.$Properties[], token: Uint8Array) =>
-      client.request({ announceRequest: { connectionToken: token, ...p, ip: '127.0.0.1', port: 7000, files } });
     const bigId = Buffer.alloc(32, 0xcd);
     const pieces = 10_000;
     const have = randomBytes(pieces / 8);
     const ids: Buffer[] = [];
-    const token = await client.token();
-    for (let i = 0; i < 1000; i++) {
-      const p = peer();
-      ids.push(p.peerId);
-      const r = await announce(p, [{ contentId: bigId, name: 'huge.iso', size: pieces * 16384, pieceSize: 16384, pieceCount: pieces, have }], token);
-      assert.equal(r.body, 'announceResponse', r.error?.message ?? '');
+    // A few hundred peers per source socket: each source has a packet budget.
+    for (let batch = 0; batch < 4; batch++) {
+      const source = new RawTrackerClient('127.0.0.1', client.port);
+      try {
+        const token = await source.token();
+        for (let i = 0; i < 250; i++) {
+          const p = peer();
+          ids.push(p.peerId);
+          const files = [{ contentId: bigId, name: 'huge.iso', size: pieces * 16384, pieceSize: 16384, pieceCount: pieces, have }];
+          const r = await source.request({ announceRequest: { connectionToken: token, ...p, ip: '127.0.0.1', port: 7000, files } });
+          assert.equal(r.body, 'announceResponse', r.error?.message ?? '');
+        }
+      } finally {
+        source.close();
+      }
     }
     const view = await client.swarm(bigId);
     assert.ok(view.pageBytes.length > 1, 'more than one page');

@@ -6,6 +6,7 @@ import { p2p } from '../../src/gen/proto';
 import { delimit, FrameDecoder } from '../../src/core/frame-codec';
 import { pickDuplicate, type PieceInFlight } from '../../src/core/picker';
 import { RateMeter } from '../../src/core/rate';
+import { SourceLimiter } from '../../src/core/source-limiter';
 import { blockFrameHead } from '../../src/actors/peer/block-frame';
 import { Traffic } from '../../src/actors/peer/traffic';
 
@@ -92,5 +93,28 @@ describe('upload order under a limit', () => {
     await Promise.all(waits);
     traffic.close();
     assert.deepEqual(order, ['first copy of 2, older', 'first copy of 2, newer', 'second copy of 1']);
+  });
+});
+
+describe('per-source packet limits', () => {
+  it('holds each source to its rate, independently of the others', () => {
+    const limiter = new SourceLimiter({ perSecond: 100, burst: 10, maxSources: 100 });
+    let flooder = 0;
+    let quiet = 0;
+    for (let t = 0; t < 10_000; t += 1) {
+      for (let k = 0; k < 5; k++) if (limiter.allow('10.0.0.1:1', t)) flooder++; // 5,000 packets/s
+      if (t % 100 === 0 && limiter.allow('10.0.0.2:1', t)) quiet++; // 10 packets/s
+    }
+    assert.ok(flooder >= 990 && flooder <= 1011, `the flooder got ${flooder} through in 10 s at 100/s`);
+    assert.equal(quiet, 100, 'the quiet source lost nothing');
+    assert.ok((limiter.drainRefused().get('10.0.0.1:1') ?? 0) > 40_000);
+  });
+
+  it('forgets the least recently seen source past its memory bound', () => {
+    fc.assert(fc.property(fc.array(fc.nat(500), { maxLength: 2000 }), (sources) => {
+      const limiter = new SourceLimiter({ perSecond: 1, burst: 1, maxSources: 64 });
+      sources.forEach((s, t) => limiter.allow(`s${s}`, t));
+      assert.ok(limiter.sources <= 64);
+    }));
   });
 });

@@ -4,6 +4,8 @@
 // other request, and asks the registry for the answer. Requests are answered
 // concurrently; a datagram that does not decode gets a small error reply, or
 // none when the reply would be larger than the request (no amplification).
+// Each source address has a packet budget (SourceLimiter): a flooding source
+// is dropped, unanswered, while everyone else is served as usual.
 //
 // Accepts UdpEndpointCommand: Close.
 // Sends RegistryCommand asks; TrackerEvent (Listening, Problem) to the console.
@@ -12,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, type ActorContext, type ActorRef } from '../../runtime';
 import { ConnectTokens } from '../../core/connect-token';
+import { SourceLimiter } from '../../core/source-limiter';
 
 type Command = p2p.v1.UdpEndpointCommand.$Properties;
 type Packet = p2p.v1.TrackerPacket.$Properties;
@@ -28,6 +31,9 @@ export interface UdpEndpointProps {
 export const MAX_DATAGRAM_BYTES = 65_507;
 export const PROTOCOL_VERSION = 1;
 const REGISTRY_TIMEOUT_MS = 2000;
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+/** How often dropped floods are reported in the log. */
+const FLOOD_REPORT_MS = 10_000;
 const Code = p2p.v1.TrackerErrorCode;
 
 export const UdpEndpoint = defineBehavior<Command, UdpEndpointProps>({
@@ -40,6 +46,7 @@ export const UdpEndpoint = defineBehavior<Command, UdpEndpointProps>({
 class UdpEndpointActor {
   private socket?: dgram.Socket;
   private readonly tokens = new ConnectTokens(randomBytes(32));
+  private readonly limiter = new SourceLimiter();
 
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: UdpEndpointProps) {}
 
@@ -57,8 +64,16 @@ class UdpEndpointActor {
       return;
     }
     socket.on('error', (err) => this.ctx.log(`socket error: ${err.message}`));
-    socket.on('message', (bytes, from) => this.onDatagram(bytes, from));
+    try {
+      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES); // room for bursts (the kernel may cap it)
+    } catch {
+      // keep the system's default
+    }
+    socket.on('message', (bytes, from) => {
+      if (this.limiter.allow(`${from.address}:${from.port}`, Date.now())) this.onDatagram(bytes, from);
+    });
     this.socket = socket;
+    this.ctx.every(FLOOD_REPORT_MS, { reportFloods: {} });
     const a = socket.address();
     this.tellConsole({ listening: { ip: a.address, port: a.port } });
   }
@@ -71,6 +86,9 @@ class UdpEndpointActor {
   receive(m: Command): void {
     switch (m.body) {
       case 'close': this.ctx.stop(); break;
+      case 'reportFloods':
+        for (const [source, count] of this.limiter.drainRefused()) this.ctx.log(`dropped ${count} packet(s) from ${source}: over its rate limit`);
+        break;
       default: break;
     }
   }
