@@ -99,3 +99,28 @@ describe('faults (spawned bin/p2p.js)', function () {
     }
   });
 });
+
+describe('a crash under load (spawned bin/p2p.js, test-only fault)', function () {
+  this.timeout(120_000);
+  afterEach(killAll);
+  after(removeScratch);
+
+  it('restarts the crashed piece store and the transfer completes, byte-identical', async () => {
+    const dirs = makeDirs('seed', 'leech');
+    const data = randomBytes(16 * MiB);
+    fs.writeFileSync(path.join(dirs.seed!, 'big.bin'), data);
+    const tracker = await startTracker();
+    await startPeer('seed', tracker.address, dirs.seed!, ['--max-up', '8MiB/s']);
+    await tracker.proc.waitFor(/joined/);
+    const leech = startP2p('leech', ['peer', '--tracker', tracker.address, '--ip', '127.0.0.1', '--dir', dirs.leech!],
+      { P2P_TEST_CRASH_STORE_AFTER: '20' });
+    await leech.waitFor(/listening on tcp:\/\//);
+    leech.send('!baixar big.bin');
+    await leech.waitFor(/peer\.PieceStore#[\d.]+ crashed: test fault/, 60_000);
+    await leech.waitFor(/the piece store restarted; resuming/, 60_000);
+    await leech.waitFor(/big\.bin complete/, 90_000);
+    assert.ok(Buffer.compare(fs.readFileSync(path.join(dirs.leech!, 'big.bin')), data) === 0, 'byte-identical');
+    leech.send('!sair');
+    assert.equal(await leech.exited, 0);
+  });
+});

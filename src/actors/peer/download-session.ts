@@ -58,6 +58,9 @@ const QUEUE_SECONDS = 1.5;
 const DUPLICATE_AFTER_MS = 6000;
 /** ...and no piece on more peers than this at once. */
 const MAX_COPIES = 2;
+/** A piece in flight with no answer is asked again after 10x its expected time, within these bounds. */
+const PIECE_TIMEOUT_MIN_MS = 15_000;
+const PIECE_TIMEOUT_MAX_MS = 120_000;
 /** A peer that said it is busy with a piece is asked for it again after this long. */
 const BUSY_RETRY_MS = 4000;
 /** Peers this session keeps connections to. */
@@ -110,6 +113,9 @@ class DownloadSessionActor {
   private readonly busyPairs = new Map<string, number>();
   private refreshing = false;
   private openingManifest = false;
+  private reopening = false;
+  /** The manifest as it came (what the store is given to open the download). */
+  private manifestProps?: p2p.v1.Manifest.$Properties;
   private finished = false;
   private readonly startedAt = Date.now();
   private lastUsefulAt = Date.now();
@@ -144,6 +150,7 @@ class DownloadSessionActor {
       case 'downloadFinished': this.finish(true, '', m.downloadFinished!.path ?? ''); break;
       case 'downloadFailed': this.finish(false, m.downloadFailed!.reason ?? 'failed', ''); break;
       case 'peerHas': this.onPeerHas(hex(m.peerHas!.peerId ?? new Uint8Array(0)), m.peerHas!.piece ?? 0); break;
+      case 'downloadLost': void this.reopen(); break;
       default: break;
     }
   }
@@ -163,6 +170,7 @@ class DownloadSessionActor {
       }
       if (!this.manifest) await this.obtainManifest();
       this.connectToHolders();
+      this.askAgainForStuckPieces();
       this.fill();
       this.checkStall();
     } catch (err) {
@@ -240,21 +248,53 @@ class DownloadSessionActor {
         this.finish(false, (err as Error).message, '');
         return;
       }
-      const opened = await this.ctx.ask(this.props.store, { openDownload: { contentId: this.contentId, manifest: r.manifest } },
-        p2p.v1.DownloadOpened, OPEN_TIMEOUT_MS);
-      if (opened.error) {
-        this.finish(false, opened.error, '');
-        return;
-      }
-      this.manifest = manifest;
-      this.have = bitfieldFromBytes(manifest.pieceHashes.length, opened.have ?? undefined, !!opened.complete);
-      this.bytesHave = this.have.missing().length === 0 ? manifest.size : this.countBytes();
-      if (opened.complete) this.finish(true, '', opened.path ?? '');
-      else this.report('');
+      this.manifestProps = r.manifest;
+      await this.open(manifest);
     } catch (err) {
       this.report(`manifest from ${peer.ip}:${peer.port}: ${(err as Error).message}`);
     } finally {
       this.openingManifest = false;
+    }
+  }
+
+  /** Has the store open NAME.part (or resume it) and takes the pieces it already holds. */
+  private async open(manifest: ManifestData): Promise<void> {
+    const opened = await this.ctx.ask(this.props.store, { openDownload: { contentId: this.contentId, manifest: this.manifestProps } },
+      p2p.v1.DownloadOpened, OPEN_TIMEOUT_MS);
+    if (opened.error) {
+      this.finish(false, opened.error, '');
+      return;
+    }
+    this.manifest = manifest;
+    this.have = bitfieldFromBytes(manifest.pieceHashes.length, opened.have ?? undefined, !!opened.complete);
+    this.bytesHave = this.have.missing().length === 0 ? manifest.size : this.countBytes();
+    if (opened.complete) this.finish(true, '', opened.path ?? '');
+    else this.report('');
+  }
+
+  /**
+   * The store restarted and lost this download: open it again (it re-reads
+   * what NAME.part holds) and fetch anew every piece that was in flight,
+   * since the store may have dropped it.
+   */
+  private async reopen(): Promise<void> {
+    if (this.reopening || !this.manifest || this.finished) return;
+    this.reopening = true;
+    try {
+      for (const [piece, holders] of [...this.inFlight]) {
+        for (const peerId of [...holders]) {
+          const c = this.peers.get(peerId)?.connection;
+          if (c) this.ctx.tell(c, { cancelPiece: { contentId: this.contentId, piece } });
+          this.release(piece, peerId);
+        }
+      }
+      this.report('the piece store restarted; resuming from what is on disk');
+      await this.open(this.manifest);
+      this.fill();
+    } catch (err) {
+      this.report(`reopening after a store restart: ${(err as Error).message}`);
+    } finally {
+      this.reopening = false;
     }
   }
 
@@ -443,6 +483,22 @@ class DownloadSessionActor {
       this.failedPairs.add(`${peerId}:${piece}`);
     }
     this.fill();
+  }
+
+  /** A piece asked long ago with no answer (lost in a crash, say) is asked again. */
+  private askAgainForStuckPieces(): void {
+    if (!this.manifest) return;
+    const now = Date.now();
+    for (const [peerId, peer] of this.peers) {
+      // Ten times what the peer's own rate says a piece takes (with everything it has queued), within bounds.
+      const expectedMs = peer.rate > 0 ? ((peer.inFlight.size * this.manifest!.pieceSize) / peer.rate) * 1000 : PIECE_TIMEOUT_MAX_MS;
+      const timeoutMs = Math.min(PIECE_TIMEOUT_MAX_MS, Math.max(PIECE_TIMEOUT_MIN_MS, 10 * expectedMs));
+      for (const [piece, since] of [...peer.inFlight]) {
+        if (now - since < timeoutMs) continue;
+        if (peer.connection) this.ctx.tell(peer.connection, { cancelPiece: { contentId: this.contentId, piece } });
+        this.release(piece, peerId);
+      }
+    }
   }
 
   private onPeerHas(peerId: string, piece: number): void {

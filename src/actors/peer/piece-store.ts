@@ -34,6 +34,13 @@ const PART_SUFFIX = '.part';
 const STATE_SUFFIX = '.part.state';
 /** Largest span a connection may read at once: it serves blocks from it. */
 const MAX_READ = 64 * BLOCK_SIZE;
+/**
+ * Test-only fault: with P2P_TEST_CRASH_STORE_AFTER=N the store throws on the
+ * Nth piece it is given (once per process), to show that its supervisor
+ * restarts it and the download goes on.
+ */
+const TEST_CRASH_AFTER = Number(process.env.P2P_TEST_CRASH_STORE_AFTER ?? 0);
+let writesSeen = 0;
 /** How often the resume state of a download is saved at most. */
 const STATE_SAVE_MS = 500;
 
@@ -69,6 +76,8 @@ class PieceStoreActor {
   private readonly problems: string[] = [];
   private readonly dir: string;
   private jobs?: JobPool<HashTask, HashResult>;
+  /** Set once this instance stops: its pending work no longer reports. */
+  private closed = false;
 
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: PieceStoreProps) {
     this.dir = path.resolve(props.dir);
@@ -81,6 +90,7 @@ class PieceStoreActor {
   }
 
   async stopped(): Promise<void> {
+    this.closed = true;
     for (const f of this.files.values()) {
       if (f.stateTimer) clearTimeout(f.stateTimer);
       await closeHandle(f);
@@ -98,7 +108,10 @@ class PieceStoreActor {
       }
       case 'readBlock': void this.readBlock(m.readBlock!, d); break;
       case 'openDownload': void this.openDownload(m.openDownload!, d); break;
-      case 'writePiece': void this.writePiece(m.writePiece!); break;
+      case 'writePiece':
+        if (TEST_CRASH_AFTER > 0 && ++writesSeen === TEST_CRASH_AFTER) throw new Error('test fault: the store crashes on purpose');
+        void this.writePiece(m.writePiece!);
+        break;
       default: d.fail(`unsupported store command ${String(m.body)}`);
     }
   }
@@ -230,6 +243,11 @@ class PieceStoreActor {
 
   private async writePiece(w: p2p.v1.WritePiece.$Properties): Promise<void> {
     const f = this.files.get(hex(w.contentId ?? new Uint8Array()));
+    if (!f && w.session) {
+      // A download this (restarted) store does not know: its session opens it again.
+      this.ctx.tell(w.session as ActorRef<SessionCommand>, { downloadLost: { contentId: w.contentId } });
+      return;
+    }
     if (!f || f.complete || f.failed || f.finishing || !w.session) return;
     const session = w.session as ActorRef<SessionCommand>;
     const piece = w.piece ?? 0;
@@ -260,6 +278,8 @@ class PieceStoreActor {
         this.ctx.tell(session, { pieceVerified: { contentId: f.id, piece, peerId } });
       }
     } catch (err) {
+      // Stopping (or being replaced after a crash) ends the pool's jobs: that is no disk error.
+      if (this.closed) return;
       this.fail(f, session, `cannot write ${f.manifest.name}${PART_SUFFIX}: ${(err as Error).message}`);
     } finally {
       f.writing.delete(piece);
