@@ -5,7 +5,11 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
+import fc from 'fast-check';
+import { p2p } from '../../src/gen/proto';
+import { delimit } from '../../src/core/frame-codec';
 import { killAll, makeDirs, removeScratch, startPeer, startTracker } from '../helpers/processes';
 import { FakePeer } from '../helpers/fake-peer';
 
@@ -65,5 +69,45 @@ describe('hostile peers (spawned bin/p2p.js and a raw-socket peer)', function ()
     assert.ok(!fs.existsSync('/tmp/abs-evil.txt'));
     leech.send('!sair');
     assert.equal(await leech.exited, 0);
+  });
+
+  it('survives random and mutated frame streams on its TCP port, split anywhere, and serves on', async () => {
+    const dirs = makeDirs('seed', 'leech');
+    const data = randomBytes(1024 * 1024);
+    fs.writeFileSync(path.join(dirs.seed!, 'f.bin'), data);
+    const tracker = await startTracker();
+    const seed = await startPeer('seed', tracker.address, dirs.seed!);
+    const port = Number(/tcp:\/\/127\.0\.0\.1:(\d+)/.exec(seed.lines.find((l) => /listening on tcp/.test(l))!)![1]);
+    const hello = delimit(p2p.v1.PeerFrame.encode({ hello: { protocolVersion: 1, peerId: randomBytes(16) } }).finish());
+    const request = delimit(p2p.v1.PeerFrame.encode({ blockRequest: { contentId: randomBytes(32), piece: 0, offset: 0, length: 16384 } }).finish());
+    const streams = fc.sample(fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 3000 }),
+      fc.array(fc.tuple(fc.nat(hello.length + request.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }).map((edits) => {
+        const b = Buffer.concat([hello, request]);
+        for (const [i, v] of edits) b[i] = v;
+        return b;
+      }),
+      fc.constant(Buffer.concat([hello, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])])), // a 4 GiB frame announced
+    ), 60);
+    for (const bytes of streams) {
+      const cuts = [...new Set([0, bytes.length, ...fc.sample(fc.nat(bytes.length), 3)])].sort((a, b) => a - b);
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', async () => {
+          for (let i = 1; i < cuts.length; i++) {
+            socket.write(bytes.subarray(cuts[i - 1], cuts[i]));
+            await new Promise((r) => setImmediate(r));
+          }
+          setTimeout(() => socket.destroy(), 20);
+        });
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve());
+        socket.on('data', () => undefined);
+      });
+    }
+    assert.ok(seed.running, 'the peer is still running');
+    const leech = await startPeer('leech', tracker.address, dirs.leech!);
+    leech.send('!baixar f.bin');
+    await leech.waitFor(/f\.bin complete/);
+    assert.equal(sha256(fs.readFileSync(path.join(dirs.leech!, 'f.bin'))), sha256(data));
   });
 });

@@ -107,3 +107,24 @@ describe('file names from the network', () => {
     }), { numRuns: 2000 });
   });
 });
+
+describe('manifests from the network (property)', () => {
+  it('validateManifest refuses bad ones with InvalidManifestError and nothing else, and what it accepts has a content id', () => {
+    fc.assert(fc.property(
+      fc.record({
+        name: fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('../x', '/etc/passwd', 'nul', 'a\u0000b', 'ok.bin')),
+        size: fc.oneof(fc.nat(1 << 24), fc.integer(), fc.double()),
+        pieceSize: fc.oneof(fc.constantFrom(16384, 262144, 1 << 24), fc.integer()),
+        pieceHashes: fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }), { maxLength: 40 }),
+      }),
+      (m) => {
+        try {
+          validateManifest(m);
+        } catch (err) {
+          assert.ok(err instanceof InvalidManifestError, `${(err as Error).name}: ${(err as Error).message}`);
+          return;
+        }
+        assert.equal(contentId(m).length, 32);
+      }), { numRuns: 500 });
+  });
+});
