@@ -27,12 +27,18 @@ export const Heartbeat = defineBehavior<Command, HeartbeatProps>({
 
 class HeartbeatActor {
   private inFlight = false;
+  /** Set when stopping: an announce cut short by the shutdown is not worth a warning. */
+  private stopping = false;
 
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: HeartbeatProps) {}
 
   started(): void {
     this.ctx.every(this.props.intervalMs, { beat: {} });
     this.ctx.tell(this.ctx.self, { announceNow: {} });
+  }
+
+  stopped(): void {
+    this.stopping = true;
   }
 
   receive(m: Command): void {
@@ -49,7 +55,7 @@ class HeartbeatActor {
       const holdings = await this.ctx.ask(this.props.store, { listHoldings: {} }, p2p.v1.Holdings, HOLDINGS_TIMEOUT_MS);
       this.ctx.tell(this.props.tracker, { announce: { ip: this.props.ip, port: this.props.port, files: holdings.files ?? [] } });
     } catch (err) {
-      this.ctx.log(`cannot announce: ${(err as Error).message}`);
+      if (!this.stopping) this.ctx.log(`cannot announce: ${(err as Error).message}`);
     } finally {
       this.inFlight = false;
     }
