@@ -6,8 +6,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 const TOKEN_BYTES = 16;
+/** Tokens remembered per epoch: an HMAC per request would cost more than the rest of an announce. */
+const CACHED_PER_EPOCH = 100_000;
 
 export class ConnectTokens {
+  /** Tokens already computed, by epoch, then by address: this epoch and the one before. */
+  private readonly cache = new Map<number, Map<string, Buffer>>();
+
   constructor(private readonly secret: Uint8Array, readonly epochMs = 60_000) {}
 
   /** How long a freshly issued token is accepted, at least. */
@@ -28,6 +33,19 @@ export class ConnectTokens {
   }
 
   private tokenFor(address: string, port: number, epoch: number): Buffer {
-    return createHmac('sha256', this.secret).update(`${epoch}|${address}|${port}`).digest().subarray(0, TOKEN_BYTES);
+    let known = this.cache.get(epoch);
+    if (!known) {
+      for (const e of this.cache.keys()) if (e < epoch - 1) this.cache.delete(e);
+      known = new Map();
+      this.cache.set(epoch, known);
+    }
+    const source = `${address}|${port}`;
+    let token = known.get(source);
+    if (!token) {
+      token = createHmac('sha256', this.secret).update(`${epoch}|${source}`).digest().subarray(0, TOKEN_BYTES);
+      if (known.size >= CACHED_PER_EPOCH) known.clear();
+      known.set(source, token);
+    }
+    return token;
   }
 }

@@ -1,19 +1,14 @@
-// Splits a list into pages whose encoded sizes fit a byte budget, so that a
-// swarm map of any size goes out as datagrams under the UDP limit.
-export function paginate<T>(items: readonly T[], sizeOf: (item: T) => number, budgetBytes: number): T[][] {
-  const pages: T[][] = [];
-  let page: T[] = [];
-  let used = 0;
-  for (const item of items) {
-    const size = sizeOf(item);
-    if (page.length > 0 && used + size > budgetBytes) {
-      pages.push(page);
-      page = [];
-      used = 0;
-    }
-    page.push(item);
-    used += size;
-  }
-  pages.push(page);
-  return pages;
+// Swarm maps go out in pages, so that a map of any size fits in datagrams
+// under the UDP limit. A page holds a fixed number of entries: as many as fit
+// when every entry is as large as the protocol lets it be. Page k is then a
+// slice of the list, found without encoding anything, whatever the swarm's size.
+
+/** How many entries of at most `maxEntryBytes` fit in `budgetBytes` (at least one). */
+export function entriesPerPage(maxEntryBytes: number, budgetBytes: number): number {
+  return Math.max(1, Math.floor(budgetBytes / maxEntryBytes));
+}
+
+/** Pages needed for `total` entries (an empty list is one empty page). */
+export function pageCountOf(total: number, perPage: number): number {
+  return Math.max(1, Math.ceil(total / perPage));
 }

@@ -16,8 +16,10 @@ import {
   type MessageClass, type SpawnOptions,
 } from './types';
 
-/** Messages at least this big move between threads in a transfer list. */
+/** Messages at least this big move between threads in a transfer list, each on its own. */
 const TRANSFER_MIN_BYTES = 4096;
+/** Smaller messages are packed into runs of at most this many bytes, one buffer each. */
+const RUN_MAX_BYTES = 64 * 1024;
 /** A mailbox handles at most this many messages before yielding to I/O. */
 const BATCH_PER_TURN = 64;
 
@@ -46,9 +48,23 @@ interface PendingAsk {
 
 type CellState = 'starting' | 'running' | 'restarting' | 'stopped';
 
+/**
+ * What one link sends at the next flush. A posted batch is one of: a
+ * Uint8Array (one large host message, moved), an ArrayBuffer (a run of small
+ * host messages, each after its 32-bit length), or an array of those, in order.
+ */
+interface Outbox {
+  chunks: (Uint8Array | ArrayBuffer)[];
+  transfer: ArrayBuffer[];
+  small: Uint8Array[];
+  smallBytes: number;
+  scheduled: boolean;
+}
+
 export class HostRuntime {
   private readonly cells = new Map<string, ActorCell>();
   private readonly links = new Map<number, MessagePort>();
+  private readonly outboxes = new Map<MessagePort, Outbox>();
   private readonly asks = new Map<number, PendingAsk>();
   private readonly behaviors = new Map<string, Behavior<unknown, unknown>>();
   private nextActor = 0;
@@ -83,9 +99,26 @@ export class HostRuntime {
   connect(host: number, port: MessagePort): void {
     this.links.set(host, port);
     port.on('message', (data: unknown) => {
-      if (data instanceof Uint8Array) this.receiveHostMessage(data);
-      else this.counters.malformed++;
+      if (Array.isArray(data)) for (const chunk of data) this.receiveChunk(chunk);
+      else this.receiveChunk(data);
     });
+  }
+
+  private receiveChunk(chunk: unknown): void {
+    if (chunk instanceof Uint8Array) {
+      this.receiveHostMessage(chunk);
+    } else if (chunk instanceof ArrayBuffer) {
+      const view = new DataView(chunk);
+      for (let at = 0; at + 4 <= chunk.byteLength;) {
+        const length = view.getUint32(at, true);
+        at += 4;
+        if (at + length > chunk.byteLength) { this.counters.malformed++; return; }
+        this.receiveHostMessage(new Uint8Array(chunk, at, length));
+        at += length;
+      }
+    } else {
+      this.counters.malformed++;
+    }
   }
 
   /** Entry point for bytes arriving from another host. */
@@ -158,16 +191,51 @@ export class HostRuntime {
     this.post(link, bytes);
   }
 
-  /** Posts bytes to another host, moving (not copying) big buffers. */
-  post(link: MessagePort, bytes: Uint8Array): void {
+  /**
+   * Queues bytes for another host; what is queued goes in one postMessage when
+   * this turn of the event loop ends. A postMessage costs far more than the
+   * bytes it carries (and cloning a small Buffer clones its whole 8 KiB pool),
+   * so small messages are packed into a run of their own and big ones moved.
+   * With `now` (spawns and stops), the queue goes at once: a spawn then
+   * reaches its host before anything this thread causes afterwards elsewhere.
+   */
+  post(link: MessagePort, bytes: Uint8Array, now = false): void {
+    let box = this.outboxes.get(link);
+    if (!box) {
+      box = { chunks: [], transfer: [], small: [], smallBytes: 0, scheduled: false };
+      this.outboxes.set(link, box);
+    }
     if (bytes.byteLength >= TRANSFER_MIN_BYTES && ownsBuffer(bytes)) {
       this.counters.transferred++;
       this.counters.transferredBytes += bytes.byteLength;
-      link.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+      closeRun(box);
+      box.chunks.push(bytes);
+      box.transfer.push(bytes.buffer as ArrayBuffer);
     } else {
       this.counters.copiedBytes += bytes.byteLength;
-      link.postMessage(bytes);
+      box.small.push(bytes);
+      box.smallBytes += 4 + bytes.byteLength;
+      if (box.smallBytes >= RUN_MAX_BYTES) closeRun(box);
     }
+    if (now) {
+      this.flush(link, box);
+    } else if (!box.scheduled) {
+      box.scheduled = true;
+      setImmediate(() => { box.scheduled = false; this.flush(link, box); });
+    }
+  }
+
+  private flush(link: MessagePort, box: Outbox): void {
+    closeRun(box);
+    if (box.chunks.length === 0) return;
+    const batch = box.chunks.length === 1 ? box.chunks[0] : box.chunks;
+    try {
+      link.postMessage(batch, box.transfer);
+    } catch (err) {
+      this.log(`[runtime] ${this.name}: could not post ${box.chunks.length} chunk(s): ${(err as Error).message}`);
+    }
+    box.chunks = [];
+    box.transfer = [];
   }
 
   private receiveLocalBytes(bytes: Uint8Array): void {
@@ -263,7 +331,7 @@ export class HostRuntime {
       if (options.resource !== undefined) throw new Error('a host-local resource can only go to an actor on the same host');
       const link = this.links.get(hostIndex);
       if (!link) throw new Error(`no route to host ${hostIndex}`);
-      this.post(link, encodeSpawn(ref, behavior, propsJson, options.parent));
+      this.post(link, encodeSpawn(ref, behavior, propsJson, options.parent), true);
     }
     return ref;
   }
@@ -280,7 +348,7 @@ export class HostRuntime {
       return;
     }
     const link = this.links.get(ref.host);
-    if (link) this.post(link, encodeStop(ref));
+    if (link) this.post(link, encodeStop(ref), true);
   }
 
   private createCell(ref: ActorRef, behaviorName: string, props: unknown, parent: ActorRef | undefined, resource: unknown): void {
@@ -315,9 +383,28 @@ export class HostRuntime {
       pending.reject(new AskFailedError(pending.target, 'the system is shutting down'));
     }
     this.asks.clear();
+    for (const [link, box] of this.outboxes) this.flush(link, box);
     for (const link of this.links.values()) link.close();
     this.links.clear();
   }
+}
+
+/** Packs the queued small messages into one buffer of their own. */
+function closeRun(box: Outbox): void {
+  if (box.small.length === 0) return;
+  const run = new ArrayBuffer(box.smallBytes);
+  const view = new DataView(run);
+  const bytes = new Uint8Array(run);
+  let at = 0;
+  for (const m of box.small) {
+    view.setUint32(at, m.byteLength, true);
+    bytes.set(m, at + 4);
+    at += 4 + m.byteLength;
+  }
+  box.chunks.push(run);
+  box.transfer.push(run);
+  box.small = [];
+  box.smallBytes = 0;
 }
 
 /** An empty message used for error replies (no body). */

@@ -127,9 +127,39 @@ describe('host message transport', () => {
     const copy = Buffer.from(bytes);
     const received = new Promise<Uint8Array>((resolve) => port2.once('message', resolve));
     host.post(port1, bytes);
-    assert.equal(bytes.buffer.byteLength, 0, 'the sender no longer holds the bytes');
     const arrived = await received;
+    assert.equal(bytes.buffer.byteLength, 0, 'the sender no longer holds the bytes');
     assert.ok(Buffer.from(arrived).equals(copy));
+    port1.close();
+    port2.close();
+  });
+
+  it('posts what one turn queued as one batch: small messages packed in runs, large ones moved, in order', async () => {
+    const registry = TypeRegistry.fromNamespace(p2p);
+    const host = new HostRuntime(1, ['main', 'one'], registry, []);
+    const { port1, port2 } = new MessageChannel();
+    const small = (n: number) => Buffer.alloc(10 + n, n);
+    const large = encodeDelivery({ to: { host: 2, id: '2.1', inbox: 'p2p.v1.testing.ProbeCommand' }, type: 'p2p.v1.testing.ProbeCommand', sentAt: 1 },
+      p2p.v1.testing.ProbeCommand, { payload: { data: Buffer.alloc(8192, 9) } });
+    const largeCopy = Buffer.from(large);
+    const received = new Promise<unknown>((resolve) => port2.once('message', resolve));
+    for (const m of [small(1), small(2), small(3)]) host.post(port1, m);
+    host.post(port1, large);
+    for (const m of [small(4), small(5)]) host.post(port1, m);
+    const batch = await received;
+    assert.ok(Array.isArray(batch) && batch.length === 3, 'one postMessage for the whole turn');
+    const unpack = (run: ArrayBuffer) => {
+      const out: Buffer[] = [];
+      for (let at = 0; at < run.byteLength;) {
+        const length = new DataView(run).getUint32(at, true);
+        out.push(Buffer.from(run, at + 4, length));
+        at += 4 + length;
+      }
+      return out;
+    };
+    assert.deepEqual(unpack(batch[0] as ArrayBuffer), [small(1), small(2), small(3)]);
+    assert.ok(Buffer.from(batch[1] as Uint8Array).equals(largeCopy));
+    assert.deepEqual(unpack(batch[2] as ArrayBuffer), [small(4), small(5)]);
     port1.close();
     port2.close();
   });

@@ -1,8 +1,12 @@
 // The tracker's registry: ownership by secret key, expiry, catalog, paging.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { SwarmRegistry, type FileHoldingData } from '../../src/core/registry';
-import { paginate } from '../../src/core/paging';
+import { SwarmRegistry, MAX_PIECE_COUNT, type FileHoldingData } from '../../src/core/registry';
+import { pageCountOf } from '../../src/core/paging';
+import { WORST_FILE_BYTES, holdersPerPage } from '../../src/actors/tracker/registry';
+import { MAX_DATAGRAM_BYTES } from '../../src/actors/tracker/udp-endpoint';
+import { p2p } from '../../src/gen/proto';
+import { hex } from '../../src/core/hex';
 
 const id = (n: number) => Buffer.alloc(16, n);
 const key = (n: number) => Buffer.alloc(32, n);
@@ -67,12 +71,74 @@ describe('swarm registry', () => {
 });
 
 describe('paging', () => {
-  it('keeps every page under the budget and loses no item', () => {
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 500 })), fc.integer({ min: 500, max: 5000 }), (sizes, budget) => {
-      const pages = paginate(sizes, (s) => s, budget);
-      assert.ok(pages.length >= 1);
-      assert.deepEqual(pages.flat(), sizes);
-      for (const p of pages) assert.ok(p.reduce((a, b) => a + b, 0) <= budget);
+  it('a full page of the largest possible entries fits in one datagram, for any piece count', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: MAX_PIECE_COUNT }), (pieceCount) => {
+      const worstPeer = {
+        peerId: new Uint8Array(16), ip: '~'.repeat(64), port: 65535, have: new Uint8Array(Math.ceil(pieceCount / 8)).fill(0xff), complete: true,
+      };
+      const worstFile = {
+        contentId: new Uint8Array(32), name: '\u0800'.repeat(255), size: Number.MAX_SAFE_INTEGER, pieceSize: 0xffff_ffff,
+        pieceCount: 0xffff_ffff, holderCount: 0xffff_ffff, seedCount: 0xffff_ffff,
+      };
+      const bytes = p2p.v1.TrackerPacket.encode({
+        transactionId: 0xffff_ffff,
+        swarmMap: {
+          contentId: new Uint8Array(32), files: [worstFile], page: 0xffff_ffff, pageCount: 0xffff_ffff,
+          peers: new Array(holdersPerPage(pieceCount)).fill(worstPeer),
+        },
+      }).finish();
+      assert.ok(bytes.length <= MAX_DATAGRAM_BYTES, `${pieceCount} pieces: ${bytes.length} bytes`);
+      assert.ok(WORST_FILE_BYTES > 255 * 3);
+    }), { numRuns: 200 });
+  });
+
+  it('refuses a file whose bitfield could not fit a page', () => {
+    const r = new SwarmRegistry({ announceIntervalMs: 3000 });
+    const pieceSize = 1024;
+    const pieceCount = MAX_PIECE_COUNT + 1;
+    const result = announce(r, 1, 0, [file({ size: pieceCount * pieceSize, pieceSize, pieceCount, have: new Uint8Array(0) })]);
+    assert.equal(!result.ok && result.code, 'INVALID');
+    assert.match(!result.ok ? result.message : '', /more than 400000 pieces/);
+  });
+
+  it('pages cover every holder once, and counts follow joins, leaves and seeds, through any sequence of announces', () => {
+    const op = fc.record({ peer: fc.integer({ min: 1, max: 30 }), kind: fc.constantFrom('holds', 'seeds', 'other file', 'leave') });
+    fc.assert(fc.property(fc.array(op, { maxLength: 200 }), fc.integer({ min: 1, max: 7 }), (ops, perPage) => {
+      const r = new SwarmRegistry({ announceIntervalMs: 3000 });
+      const model = new Map<number, 'holds' | 'seeds' | 'other file'>();
+      for (const o of ops) {
+        if (o.kind === 'leave') {
+          r.leave(id(o.peer), key(o.peer));
+          model.delete(o.peer);
+          continue;
+        }
+        const f = o.kind === 'other file' ? file({ contentId: Buffer.alloc(32, 2), name: 'b.txt' })
+          : file({ complete: o.kind === 'seeds', have: o.kind === 'seeds' ? new Uint8Array(0) : Uint8Array.of(0x80) });
+        assert.ok(announce(r, o.peer, 0, [f]).ok);
+        model.set(o.peer, o.kind);
+      }
+      const cid = Buffer.alloc(32, 1);
+      const holders = [...model].filter(([, k]) => k !== 'other file');
+      const info = r.fileInfo(cid);
+      assert.equal(info?.holderCount ?? 0, holders.length);
+      assert.equal(info?.seedCount ?? 0, holders.filter(([, k]) => k === 'seeds').length);
+      const seen: string[] = [];
+      for (let page = 0; page < pageCountOf(r.holderCount(cid), perPage); page++) {
+        const slice = r.holders(cid, undefined, page * perPage, (page + 1) * perPage);
+        assert.ok(slice.length <= perPage);
+        seen.push(...slice.map((p) => hex(p.peerId)));
+      }
+      assert.deepEqual(seen.sort(), holders.map(([n]) => hex(id(n))).sort());
     }));
+  });
+
+  it('a holder keeps its place in the pages when it announces again', () => {
+    const r = new SwarmRegistry({ announceIntervalMs: 3000 });
+    for (let n = 1; n <= 5; n++) announce(r, n);
+    const order = () => r.holders(Buffer.alloc(32, 1)).map((p) => p.peerId[0]);
+    const before = order();
+    announce(r, 1, 100, [file({ have: Uint8Array.of(0xe0) })]);
+    assert.deepEqual(order(), before);
+    assert.deepEqual([...r.holders(Buffer.alloc(32, 1), undefined, 0, 1)[0]!.have], [0xe0]);
   });
 });

@@ -7,7 +7,7 @@
 // Sends TrackerEvent (PeerJoined, PeerLeft) to the console.
 import { p2p } from '../../gen/proto';
 import { defineBehavior, type ActorContext, type ActorRef, type Delivery } from '../../runtime';
-import { paginate } from '../../core/paging';
+import { entriesPerPage, pageCountOf } from '../../core/paging';
 import { SwarmRegistry, type RegistryRefusal } from '../../core/registry';
 
 type Command = p2p.v1.RegistryCommand.$Properties;
@@ -20,6 +20,35 @@ export interface RegistryProps {
 
 /** Bytes of swarm entries per datagram: 65,507 minus room for the envelope. */
 export const PAGE_BUDGET_BYTES = 60_000;
+
+/** Bytes a field adds to its message besides the entry: its tag and length. */
+const FIELD_OVERHEAD = 4;
+
+/** The largest a catalog entry can be: a 255-character name of 3-byte characters, every number at its maximum. */
+export const WORST_FILE_BYTES = p2p.v1.SwarmFile.encode({
+  contentId: new Uint8Array(32), name: '\u0800'.repeat(255), size: Number.MAX_SAFE_INTEGER, pieceSize: 0xffff_ffff,
+  pieceCount: 0xffff_ffff, holderCount: 0xffff_ffff, seedCount: 0xffff_ffff,
+}).finish().length + FIELD_OVERHEAD;
+
+const worstPeerBytes = new Map<number, number>();
+
+/** The largest a swarm-map entry can be for a file of `pieceCount` pieces. */
+export function worstPeerEntryBytes(pieceCount: number): number {
+  let bytes = worstPeerBytes.get(pieceCount);
+  if (bytes === undefined) {
+    bytes = p2p.v1.SwarmPeer.encode({
+      peerId: new Uint8Array(16), ip: '~'.repeat(64), port: 65535, have: new Uint8Array(Math.ceil(pieceCount / 8)), complete: true,
+    }).finish().length + FIELD_OVERHEAD;
+    if (worstPeerBytes.size > 1000) worstPeerBytes.clear();
+    worstPeerBytes.set(pieceCount, bytes);
+  }
+  return bytes;
+}
+
+/** Holders per page of the swarm map of a file of `pieceCount` pieces. */
+export function holdersPerPage(pieceCount: number): number {
+  return entriesPerPage(worstPeerEntryBytes(pieceCount), PAGE_BUDGET_BYTES - WORST_FILE_BYTES);
+}
 const Code = p2p.v1.TrackerErrorCode;
 
 export const Registry = defineBehavior<Command, RegistryProps>({
@@ -76,14 +105,15 @@ class RegistryActor {
     const contentId = q.contentId ?? new Uint8Array(0);
     const page = q.page ?? 0;
     if (contentId.length === 0) {
-      const pages = paginate(this.registry.catalog(), (f) => p2p.v1.SwarmFile.encode(f).finish().length + 4, PAGE_BUDGET_BYTES);
-      return { swarmMap: { files: pages[page] ?? [], page, pageCount: pages.length } };
+      const perPage = entriesPerPage(WORST_FILE_BYTES, PAGE_BUDGET_BYTES);
+      const files = this.registry.catalog(page * perPage, (page + 1) * perPage);
+      return { swarmMap: { files, page, pageCount: pageCountOf(this.registry.fileCount, perPage) } };
     }
-    const file = this.registry.catalog().find((f) => Buffer.from(f.contentId).equals(contentId));
+    const file = this.registry.fileInfo(contentId);
     if (!file) return { swarmMap: { contentId, page, pageCount: 1 } };
-    const holders = this.registry.holders(contentId, q.peerId ?? undefined);
-    const pages = paginate(holders, (p) => p2p.v1.SwarmPeer.encode(p).finish().length + 4, PAGE_BUDGET_BYTES - 400);
-    return { swarmMap: { contentId, files: [file], peers: pages[page] ?? [], page, pageCount: pages.length } };
+    const perPage = holdersPerPage(file.pieceCount);
+    const peers = this.registry.holders(contentId, q.peerId ?? undefined, page * perPage, (page + 1) * perPage);
+    return { swarmMap: { contentId, files: [file], peers, page, pageCount: pageCountOf(file.holderCount, perPage) } };
   }
 
   private leave(l: p2p.v1.LeaveRequest.$Properties): Packet {
