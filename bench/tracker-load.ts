@@ -9,7 +9,7 @@
 // (bittorrent-tracker from npm, Debian's opentracker) when they are installed
 // (../shared/bench/setup-anchors.sh), and the ratios are printed.
 //
-//   node dist/bench/tracker-load.js [--seconds 10] [--concurrency 128] [--quick]
+//   node dist/bench/tracker-load.js [--seconds 10] [--concurrency 64] [--quick]
 //                                   [--skip-references] [--out FOLDER]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -25,6 +25,8 @@ const ROOT = path.join(__dirname, '..', '..');
 const ANCHORS = process.env.ANCHORS_DIR ?? '/tmp/enxame-anchors';
 const GENERATOR = path.join(__dirname, 'tracker-load-generator.js');
 const say = (line: string) => process.stdout.write(line + '\n');
+/** A generator this busy (CPU seconds per second) was the bottleneck, not the tracker. */
+const GENERATOR_BOUND = 0.95;
 
 /** BEP 15 announces carry no piece map: the reference swarms are compared with ours at this many pieces. */
 const REFERENCE_PIECES = 1000;
@@ -37,6 +39,8 @@ interface Row {
   peers: number;
   pieces: number;
   result: LoadResult;
+  /** Resident memory of the tracker just started, before any peer. */
+  trackerIdleRssMiB: number;
   trackerRssMiB: number;
   trackerPeakRssMiB: number;
   /** CPU seconds of the tracker per wall second over the whole run (its core is 1.0). */
@@ -129,6 +133,7 @@ async function stop(t: RunningTracker): Promise<void> {
 async function measure(kind: TrackerKind, config: LoadConfig): Promise<Row> {
   const tracker = await startTracker(kind);
   try {
+    const idle = memoryMiB(tracker.child.pid!);
     const cpu0 = cpuSeconds(tracker.child.pid!) ?? 0;
     const t0 = Date.now();
     const gen = spawnSync('taskset', ['-c', '1', process.execPath, GENERATOR, JSON.stringify({ ...config, port: tracker.port })], {
@@ -140,7 +145,7 @@ async function measure(kind: TrackerKind, config: LoadConfig): Promise<Row> {
     const result = JSON.parse(gen.stdout) as LoadResult;
     return {
       tracker: kind, workload: config.workload, peers: config.peers, pieces: config.pieces, result,
-      trackerRssMiB: memory.rss, trackerPeakRssMiB: memory.peak, trackerCpuShare: Number(cpuShare.toFixed(2)),
+      trackerIdleRssMiB: idle.rss, trackerRssMiB: memory.rss, trackerPeakRssMiB: memory.peak, trackerCpuShare: Number(cpuShare.toFixed(2)),
     };
   } finally {
     await stop(tracker);
@@ -153,9 +158,10 @@ function describe(r: Row): string {
   const errors = Object.entries(r.result.errors).map(([m, n]) => `${n}x "${m}"`).join(', ');
   return `${r.tracker.padEnd(18)} ${String(r.peers).padStart(6)} peers ${String(r.pieces).padStart(6)} pieces: ` +
     `${String(r.result.perSecond).padStart(6)} ${what}, latency ms p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} max ${l.max}; ` +
-    `RSS ${r.trackerRssMiB} MiB (peak ${r.trackerPeakRssMiB}), tracker CPU ${r.trackerCpuShare}, generator CPU ${r.result.generatorCpuShare}; ` +
+    `RSS ${r.trackerRssMiB} MiB (idle ${r.trackerIdleRssMiB}, peak ${r.trackerPeakRssMiB}), tracker CPU ${r.trackerCpuShare}, generator CPU ${r.result.generatorCpuShare}; ` +
     `swarm ${r.result.swarmSize}, request ${r.result.requestBytes} B, reply ${r.result.replyBytes} B` +
-    (r.result.lost ? `, ${r.result.lost} lost` : '') + (errors ? `, errors: ${errors}` : '');
+    (r.result.lost ? `, ${r.result.lost} lost` : '') + (errors ? `, errors: ${errors}` : '') +
+    (r.result.generatorCpuShare >= GENERATOR_BOUND ? ' (the generator was the limit: a lower bound)' : '');
 }
 
 function installed(kind: TrackerKind): boolean {
@@ -169,13 +175,13 @@ async function main(): Promise<void> {
     seconds: 'string', concurrency: 'string', quick: 'boolean', 'skip-references': 'boolean', out: 'string', help: 'boolean',
   });
   if (flags.help) {
-    say('usage: npm run bench:tracker -- [--seconds 10] [--concurrency 128] [--quick] [--skip-references] [--out FOLDER]');
+    say('usage: npm run bench:tracker -- [--seconds 10] [--concurrency 64] [--quick] [--skip-references] [--out FOLDER]');
     return;
   }
   if (os.cpus().length < 2) say('note: fewer than 2 CPUs: the tracker and the generator share one core');
   const quick = !!flags.quick;
   const seconds = Number(flags.seconds ?? (quick ? 3 : 10));
-  const concurrency = Number(flags.concurrency ?? 128);
+  const concurrency = Number(flags.concurrency ?? 64);
   const out = path.resolve(String(flags.out ?? path.join(ROOT, 'bench-results')));
   fs.mkdirSync(out, { recursive: true });
   const base = { protocol: 'p2p', host: '127.0.0.1', port: 0, sockets: 1024, concurrency, seconds, timeoutMs: 2000, fill: 0.5 } as const;

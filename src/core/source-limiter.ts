@@ -13,9 +13,16 @@ export interface SourceLimits {
 }
 
 export const DEFAULT_SOURCE_LIMITS: SourceLimits = { perSecond: 200, burst: 400, maxSources: 100_000 };
+/** A source's place in the recency order is refreshed at most this often (moving it on every packet costs too much). */
+const RECENCY_REFRESH_MS = 1000;
+
+interface SourceBucket {
+  bucket: TokenBucket;
+  seenAt: number;
+}
 
 export class SourceLimiter {
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly buckets = new Map<string, SourceBucket>();
   /** Packets refused, per source, since the last `drainRefused`. */
   private refused = new Map<string, number>();
 
@@ -23,14 +30,18 @@ export class SourceLimiter {
 
   /** True when the packet from `source` may be handled now (and counts it). */
   allow(source: string, now: number): boolean {
-    let bucket = this.buckets.get(source);
-    if (bucket) {
-      this.buckets.delete(source); // re-inserted below: the map's order is least recently seen first
-    } else {
-      bucket = new TokenBucket(this.limits.perSecond, this.limits.burst, now);
+    let entry = this.buckets.get(source);
+    if (!entry) {
       if (this.buckets.size >= this.limits.maxSources) this.buckets.delete(this.buckets.keys().next().value!);
+      entry = { bucket: new TokenBucket(this.limits.perSecond, this.limits.burst, now), seenAt: now };
+      this.buckets.set(source, entry);
+    } else if (now - entry.seenAt >= RECENCY_REFRESH_MS) {
+      // Re-inserted: the map's order is least recently seen first.
+      this.buckets.delete(source);
+      this.buckets.set(source, entry);
+      entry.seenAt = now;
     }
-    this.buckets.set(source, bucket);
+    const bucket = entry.bucket;
     if (bucket.delayMs(now) > 0) {
       if (this.refused.size < 1000 || this.refused.has(source)) this.refused.set(source, (this.refused.get(source) ?? 0) + 1);
       return false;
