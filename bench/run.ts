@@ -11,9 +11,11 @@
 //      network namespaces (libtorrent, aria2), with our ratio to each.
 //
 //   4. tracing: the loopback pair with the leecher's --trace off and on.
+//   5. rate limits: --max-up and --max-down at 4 MiB/s, every 5-second window
+//      against the limit.
 //
 // Flags: --quick (one run each, smaller sizes), --skip-references,
-//        --only pair|trace|lab|references, --out FOLDER (default bench-results).
+//        --only pair|trace|lab|rates|references, --out FOLDER (default bench-results).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +23,7 @@ import { parseFlags } from '../src/cli/args';
 import { runSwarmLab, type LabResult } from '../src/cli/lab-command';
 import { parseRate, parseSize } from '../src/core/rate';
 import { loopbackPair } from './loopback-pair';
+import { measureRateLimit } from './rate-limit';
 import { median, writeJson } from './report';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -89,6 +92,21 @@ async function main(): Promise<void> {
     }
     writeJson(path.join(out, 'lab.json'), { benchmark: 'lab', peers, sizeBytes, ...lab });
     summary.lab = Object.fromEntries(Object.entries(lab).map(([k, v]) => [k, { maxOverTMin: v.maxOverTMin, meanOverTMin: v.meanOverTMin }]));
+  }
+
+  if (!only || only === 'rates') {
+    const rate = parseRate('4MiB/s');
+    const sizeMiB = quick ? 24 : 48;
+    say(`\n== 5. rate limits: 4 MiB/s, ${sizeMiB} MiB, every 5-second window against the limit`);
+    const rates = [];
+    for (const direction of ['up', 'down'] as const) {
+      const r = await measureRateLimit(direction, rate, sizeMiB);
+      say(`--max-${direction}: windows between ${(r.minWindowOverLimit * 100).toFixed(1)}% and ${(r.maxWindowOverLimit * 100).toFixed(1)}% ` +
+        `of the limit (${r.windows} windows), whole transfer ${(r.meanOverLimit * 100).toFixed(1)}%${r.ok ? '' : ', DOWNLOAD FAILED'}`);
+      rates.push(r);
+    }
+    writeJson(path.join(out, 'rate-limit.json'), { benchmark: 'rate-limit', sizeMiB, results: rates });
+    summary.rateLimits = rates;
   }
 
   if ((!only || only === 'references') && !flags['skip-references']) {
