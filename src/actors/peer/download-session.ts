@@ -64,7 +64,7 @@ const PIECE_TIMEOUT_MAX_MS = 120_000;
 /** A peer that said it is busy with a piece is asked for it again after this long. */
 const BUSY_RETRY_MS = 4000;
 /** Peers this session keeps connections to. */
-const MAX_CONNECTIONS = 16;
+const MAX_CONNECTIONS = 32;
 /** Corrupt pieces after which a peer is banned for this session. */
 const BAN_AFTER_CORRUPT = 3;
 /** Give up when no online peer has what is missing for this long. */
@@ -268,8 +268,14 @@ class DownloadSessionActor {
     this.manifest = manifest;
     this.have = bitfieldFromBytes(manifest.pieceHashes.length, opened.have ?? undefined, !!opened.complete);
     this.bytesHave = this.have.missing().length === 0 ? manifest.size : this.countBytes();
-    if (opened.complete) this.finish(true, '', opened.path ?? '');
-    else this.report('');
+    if (opened.complete) {
+      this.finish(true, '', opened.path ?? '');
+    } else {
+      // Announce now, not at the next beat: the others see us in the swarm map within a second
+      // and connect, so our first pieces travel on at once.
+      this.ctx.tell(this.props.heartbeat, { announceNow: {} });
+      this.report('');
+    }
   }
 
   /**
@@ -329,9 +335,13 @@ class DownloadSessionActor {
   private connectToHolders(): void {
     if (!this.have) return;
     let open = [...this.peers.values()].filter((p) => p.connection || p.dialing).length;
-    for (const peer of this.peers.values()) {
+    // Holders of something we lack first; then the others too: their Have frames tell us the
+    // moment they get a piece, where the swarm map would tell us only at the next announce.
+    const candidates = [...this.peers.values()].filter((p) => !p.connection && !p.dialing && !p.banned);
+    const useful = new Set(candidates.filter((p) => this.hasSomethingWeLack(p)));
+    candidates.sort((a, b) => Number(useful.has(b)) - Number(useful.has(a)));
+    for (const peer of candidates) {
       if (open >= MAX_CONNECTIONS) break;
-      if (peer.connection || peer.dialing || peer.banned || !this.hasSomethingWeLack(peer)) continue;
       open++;
       void this.connect(peer).then((c) => { if (c) this.fill(); });
     }
