@@ -94,6 +94,23 @@ describe('upload order under a limit', () => {
     traffic.close();
     assert.deepEqual(order, ['first copy of 2, older', 'first copy of 2, newer', 'second copy of 1']);
   });
+
+  it('calls the backlog full at two seconds of the limit (never under 512 KiB), and never without a limit', () => {
+    const limited = new Traffic(1024 * 1024, Infinity);
+    limited.backlog(2 * 1024 * 1024 - 1);
+    assert.equal(limited.backlogFull, false);
+    limited.backlog(1);
+    assert.equal(limited.backlogFull, true);
+    limited.backlog(-256 * 1024);
+    assert.equal(limited.backlogFull, false, 'a piece sent makes room again');
+    const slow = new Traffic(16 * 1024, Infinity);
+    slow.backlog(511 * 1024);
+    assert.equal(slow.backlogFull, false, 'room for two pieces even at a low limit');
+    const unlimited = new Traffic(Infinity, Infinity);
+    unlimited.backlog(1 << 30);
+    assert.equal(unlimited.backlogFull, false);
+    for (const t of [limited, slow, unlimited]) t.close();
+  });
 });
 
 describe('per-source packet limits', () => {

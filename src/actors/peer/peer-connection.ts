@@ -49,6 +49,9 @@ const REQUEST_BATCH = 32;
 const MAX_SERVING = 512;
 /** Largest block the remote may ask for. */
 const MAX_REQUEST_BYTES = 64 * 1024;
+/** A piece refused as busy stays refused this long: its blocks were asked in one burst. */
+const REFUSED_BURST_MS = 1000;
+const MAX_REFUSED_REMEMBERED = 1024;
 /** Blocks are served from windows of a piece read whole from the store. */
 const READ_WINDOW = 256 * 1024;
 /** Windows kept per connection: the one being sent and those read ahead. */
@@ -124,6 +127,10 @@ class PeerConnectionActor {
   private readonly watchers = new Map<string, SessionRef[]>();
   // Serving:
   private readonly serveQueue: ServeRequest[] = [];
+  /** Blocks queued to serve, per piece: a piece with blocks queued is admitted for all of them. */
+  private readonly queuedPerPiece = new Map<string, number>();
+  /** Pieces refused as busy, until when: the other blocks of the same burst are refused too. */
+  private readonly refusedPieces = new Map<string, number>();
   private readonly windows = new Map<string, Promise<p2p.v1.BlockData.$Properties>>();
   private readonly servePriority = new Map<string, UploadPriority>();
   /** Per file served: its piece count and whether we are its original seed (asked of the store once). */
@@ -296,11 +303,16 @@ class PeerConnectionActor {
       return;
     }
     const pieceKey = pieceKeyOf(request.idHex, request.piece);
+    if (this.traffic.uploadLimited && !this.queuedPerPiece.has(pieceKey) && this.refusesForBacklog(pieceKey)) {
+      this.reject(request, `${BUSY_REASON}: my upload is full; ask another peer, or me again soon`);
+      return;
+    }
     if (!this.servePriority.has(pieceKey)) {
       this.servePriority.set(pieceKey, { rank: this.traffic.rankOf(pieceKey), requestedAt: Date.now() });
       if (this.servePriority.size > REMEMBERED_SERVES) this.servePriority.delete(this.servePriority.keys().next().value!);
     }
     this.serveQueue.push(request);
+    this.countQueued(request, 1);
     if (this.traffic.uploadLimited) void this.fileInfo(request);
     // Read ahead: the store reads this block's window while earlier ones are sent.
     const start = windowStartOf(request);
@@ -312,7 +324,7 @@ class PeerConnectionActor {
     const idHex = hex(c.contentId ?? new Uint8Array(0));
     for (let i = this.serveQueue.length - 1; i >= 0; i--) {
       const r = this.serveQueue[i]!;
-      if (r.idHex === idHex && r.piece === (c.piece ?? 0) && r.offset === (c.offset ?? 0)) this.serveQueue.splice(i, 1);
+      if (r.idHex === idHex && r.piece === (c.piece ?? 0) && r.offset === (c.offset ?? 0)) this.countQueued(this.serveQueue.splice(i, 1)[0]!, -1);
     }
   }
 
@@ -356,7 +368,13 @@ class PeerConnectionActor {
    * copy of a piece never waits behind a second copy of another.
    */
   private takeNextRequest(): ServeRequest {
-    if (!this.traffic.uploadLimited) return this.serveQueue.shift()!;
+    const r = this.traffic.uploadLimited ? this.serveQueue.splice(this.nextInUploadOrder(), 1)[0]! : this.serveQueue.shift()!;
+    this.countQueued(r, -1);
+    return r;
+  }
+
+  /** Where the next request to serve sits in the queue, in upload order. */
+  private nextInUploadOrder(): number {
     let best = 0;
     let bestPriority: UploadPriority | undefined;
     for (let i = 0; i < this.serveQueue.length; i++) {
@@ -367,7 +385,26 @@ class PeerConnectionActor {
         bestPriority = p;
       }
     }
-    return this.serveQueue.splice(best, 1)[0]!;
+    return best;
+  }
+
+  private countQueued(r: ServeRequest, delta: 1 | -1): void {
+    const key = pieceKeyOf(r.idHex, r.piece);
+    const n = (this.queuedPerPiece.get(key) ?? 0) + delta;
+    if (n > 0) this.queuedPerPiece.set(key, n);
+    else this.queuedPerPiece.delete(key);
+    this.traffic.backlog(delta * r.length);
+  }
+
+  /** Whether a request for a piece not queued yet is refused: the peer's upload backlog is full. */
+  private refusesForBacklog(pieceKey: string): boolean {
+    const now = Date.now();
+    if ((this.refusedPieces.get(pieceKey) ?? 0) > now) return true;
+    this.refusedPieces.delete(pieceKey);
+    if (!this.traffic.backlogFull) return false;
+    this.refusedPieces.set(pieceKey, now + REFUSED_BURST_MS);
+    if (this.refusedPieces.size > MAX_REFUSED_REMEMBERED) this.refusedPieces.delete(this.refusedPieces.keys().next().value!);
+    return true;
   }
 
   private reject(r: ServeRequest, reason: string): void {
@@ -413,7 +450,7 @@ class PeerConnectionActor {
     for (let i = this.serveQueue.length - 1; i >= 0; i--) {
       const q = this.serveQueue[i]!;
       if (q.idHex !== r.idHex || q.piece !== r.piece) continue;
-      this.serveQueue.splice(i, 1);
+      this.countQueued(this.serveQueue.splice(i, 1)[0]!, -1);
       this.reject(q, reason);
     }
     this.servePriority.delete(pieceKeyOf(r.idHex, r.piece)); // asked again later, it is ranked again
@@ -590,7 +627,7 @@ class PeerConnectionActor {
     this.pieces.clear();
     this.outstanding.clear();
     this.queue.length = 0;
-    this.serveQueue.length = 0;
+    for (const r of this.serveQueue.splice(0)) this.countQueued(r, -1);
     this.windows.clear();
     for (const waiters of this.manifestWaiters.values()) for (const d of waiters) d.fail(reason);
     this.manifestWaiters.clear();

@@ -7,7 +7,10 @@
 // so spends its upload on pieces the swarm lacks, and finishes each piece
 // quickly so its receiver can pass it on. A seed with an upload limit goes
 // further (see refusesSecondCopy): it sends each piece once before it sends
-// any piece twice, as BitTorrent's super-seeding aims to.
+// any piece twice, as BitTorrent's super-seeding aims to. And a limited peer
+// keeps only about two seconds of upload queued (see backlogFull): past that it
+// answers busy, so a popular piece spreads from the peers that already got it
+// instead of everyone queueing at its first holder.
 import { RateMeter, limitBucket, type TokenBucket } from '../../core/rate';
 
 /** Upload order: lower rank first (rank = earlier requesters of the same piece), then older. */
@@ -27,6 +30,14 @@ const before = (a: Waiter, b: Waiter) =>
 
 /** How many pieces' requester counts are remembered (oldest forgotten first). */
 const MAX_RANKED_PIECES = 1 << 16;
+/**
+ * Under an upload limit, at most this many seconds of upload are kept queued
+ * (and never less than MIN_BACKLOG_BYTES): past it, a request for a new piece
+ * is refused as busy, as BitTorrent chokes, so the asker takes the piece from
+ * another holder instead of queueing behind everyone else at this one.
+ */
+const UPLOAD_BACKLOG_SECONDS = 2;
+const MIN_BACKLOG_BYTES = 512 * 1024;
 
 export class Traffic {
   readonly up: RateMeter;
@@ -39,6 +50,8 @@ export class Traffic {
   private readonly piecesAsked = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private seq = 0;
+  /** Bytes of block requests queued on all connections, not yet being sent. */
+  private backlogBytes = 0;
 
   constructor(readonly maxUp: number, readonly maxDown: number, private readonly clock: () => number = Date.now) {
     const now = clock();
@@ -50,6 +63,16 @@ export class Traffic {
 
   get uploadLimited(): boolean {
     return this.upload !== undefined;
+  }
+
+  /** Counts queued (positive) or dequeued (negative) request bytes. */
+  backlog(deltaBytes: number): void {
+    this.backlogBytes += deltaBytes;
+  }
+
+  /** True when a request for a new piece should be refused as busy (see UPLOAD_BACKLOG_SECONDS). */
+  get backlogFull(): boolean {
+    return this.upload !== undefined && this.backlogBytes >= Math.max(this.maxUp * UPLOAD_BACKLOG_SECONDS, MIN_BACKLOG_BYTES);
   }
 
   /** The rank of a new requester of `pieceKey`: 0 for the first, 1 for the next... */
