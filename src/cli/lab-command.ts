@@ -33,7 +33,8 @@ leechers that all start downloading it at the same moment. Every peer is a real
   --down RATE        each leecher's download limit (default: 10MiB/s)
   --seed-up RATE     each seed's upload limit (default: the same as --up)
   --piece-size SIZE  piece size (default: 256KiB)
-  --policy NAME      the leechers' piece choice: rarest (default), random, sequential
+  --policy NAME      every peer's piece policy: rarest (default: ask for the rarest piece,
+                     and the seed sends first copies first), random, sequential
   --seed-count K     seeds (default: 1)
   --json FILE        write every figure, and piece availability over time, as JSON
   --html FILE        write a self-contained report (CDF, availability, T_min)
@@ -182,7 +183,7 @@ export async function runSwarmLab(options: LabOptions): Promise<LabResult> {
     const peerArgs = (dir: string, extra: string[]) =>
       ['peer', '--tracker', address, '--ip', '127.0.0.1', '--dir', dir, '--piece-size', String(options.pieceSize), ...extra];
     for (const [i, d] of seedDirs.entries()) {
-      spawnP2p(`seed${i + 1}`, peerArgs(d, ['--max-up', String(options.seedUp)]));
+      spawnP2p(`seed${i + 1}`, peerArgs(d, ['--max-up', String(options.seedUp), '--policy', options.policy]));
     }
     const leechers: SpawnedP2p[] = [];
     for (let i = 0; i < n; i++) {

@@ -20,7 +20,8 @@ export const PEER_USAGE = `usage: p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [
   --max-up RATE        upload limit, e.g. 500KiB/s, 8MiB/s, 4mbit (default: none)
   --max-down RATE      download limit, same units (default: none)
   --piece-size SIZE    piece size for the files this peer shares (default: 256KiB)
-  --policy NAME        piece choice: rarest (default, the seed's rule), random or sequential
+  --policy NAME        piece choice: rarest (default, the seed's rule; a limited seed also
+                       sends first copies first), random or sequential
   --bind ADDR          address to listen on, when it differs from --ip (e.g. 0.0.0.0 behind NAT)
   --announce-ms N      announce interval in milliseconds (default: 3000, as the seed says)
   --trace FILE         record every message (wire and between actors) into FILE; "-" prints

@@ -438,7 +438,7 @@ class PeerConnectionActor {
    */
   private priorityOf(r: ServeRequest): UploadPriority | undefined {
     const p = this.servePriority.get(pieceKeyOf(r.idHex, r.piece));
-    return p && !this.seeding.has(r.idHex) ? { rank: 0, requestedAt: p.requestedAt } : p;
+    return p && (!this.seeding.has(r.idHex) || !this.traffic.firstCopiesFirst) ? { rank: 0, requestedAt: p.requestedAt } : p;
   }
 
   /** Refuses every queued request for r's piece when the seed rule says so (Traffic.refusesSecondCopy). */

@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, type ActorContext, type ActorRef, type Delivery } from '../../runtime';
 import type { ConnectionResources, PeerConnectionProps } from './peer-connection';
+import type { PiecePolicy } from '../../core/picker';
 import { Traffic } from './traffic';
 
 type Command = p2p.v1.TcpEndpointCommand.$Properties;
@@ -24,6 +25,8 @@ export interface TcpEndpointProps {
   /** Limits of this peer in bytes per second, over all connections (0 = none). */
   maxUpBytesPerSec: number;
   maxDownBytesPerSec?: number;
+  /** Under `rarest` (the default), an original seed sends first copies first (see Traffic). */
+  policy?: PiecePolicy;
 }
 
 const DIAL_TIMEOUT_MS = 5000;
@@ -46,7 +49,8 @@ class TcpEndpointActor {
   private readonly traffic: Traffic;
 
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: TcpEndpointProps) {
-    this.traffic = new Traffic(props.maxUpBytesPerSec || Infinity, props.maxDownBytesPerSec || Infinity);
+    this.traffic = new Traffic(props.maxUpBytesPerSec || Infinity, props.maxDownBytesPerSec || Infinity, Date.now,
+      (props.policy ?? 'rarest') === 'rarest');
   }
 
   async started(): Promise<void> {

@@ -87,7 +87,7 @@ export async function startPeer(options: PeerOptions, console: ReplConsole,
       { dir: options.dir, pieceSize: options.pieceSize }, { host: 'store' });
     const endpoint = system.spawn<p2p.v1.TcpEndpointCommand.$Properties, TcpEndpointProps>('peer.TcpEndpoint', {
       bindHost: options.bindHost ?? options.ownIp, port: options.port, peerIdHex, store,
-      maxUpBytesPerSec: options.maxUpBytesPerSec ?? 0, maxDownBytesPerSec: options.maxDownBytesPerSec ?? 0,
+      maxUpBytesPerSec: options.maxUpBytesPerSec ?? 0, maxDownBytesPerSec: options.maxDownBytesPerSec ?? 0, policy: options.policy,
     }, { host: 'net' });
     const address = await system.ask(endpoint, { getAddress: {} }, p2p.v1.EndpointAddress, 10_000);
     if (!address.port) {

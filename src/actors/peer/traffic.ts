@@ -53,7 +53,12 @@ export class Traffic {
   /** Bytes of block requests queued on all connections, not yet being sent. */
   private backlogBytes = 0;
 
-  constructor(readonly maxUp: number, readonly maxDown: number, private readonly clock: () => number = Date.now) {
+  /**
+   * `firstCopiesFirst`: the upload side of rarest-first (on under `--policy rarest`): a limited
+   * original seed sends pieces nobody has been sent before others, and refuses second copies.
+   */
+  constructor(readonly maxUp: number, readonly maxDown: number, private readonly clock: () => number = Date.now,
+    readonly firstCopiesFirst = true) {
     const now = clock();
     this.upload = limitBucket(maxUp, now);
     this.download = limitBucket(maxDown, now);
@@ -97,7 +102,7 @@ export class Traffic {
    * its folder) does this; unlimited peers, and downloaders, serve everything.
    */
   refusesSecondCopy(idHex: string, rank: number, pieceCount: number, seeding: boolean): boolean {
-    return this.uploadLimited && seeding && rank > 0 && (this.piecesAsked.get(idHex) ?? 0) < pieceCount;
+    return this.uploadLimited && this.firstCopiesFirst && seeding && rank > 0 && (this.piecesAsked.get(idHex) ?? 0) < pieceCount;
   }
 
   /** Resolves when `bytes` may be sent under the upload limit, in upload order. */
