@@ -1,7 +1,8 @@
 // Hostile peers, with the real binaries: a peer that serves corrupt data is
 // caught by the piece hashes and banned, and the file still ends up
 // byte-identical; file names from the network that would leave the download
-// folder are refused with a clear message and touch nothing.
+// folder are refused with a clear message and touch nothing; a greedy asker
+// gets about two seconds of a limited seed's upload and `busy` for the rest.
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -9,7 +10,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { p2p } from '../../src/gen/proto';
-import { delimit } from '../../src/core/frame-codec';
+import { FrameDecoder, delimit } from '../../src/core/frame-codec';
+import { contentId, type ManifestData } from '../../src/core/manifest';
 import { killAll, makeDirs, removeScratch, startPeer, startTracker } from '../helpers/processes';
 import { FakePeer } from '../helpers/fake-peer';
 
@@ -109,5 +111,51 @@ describe('hostile peers (spawned bin/p2p.js and a raw-socket peer)', function ()
     leech.send('!baixar f.bin');
     await leech.waitFor(/f\.bin complete/);
     assert.equal(sha256(fs.readFileSync(path.join(dirs.leech!, 'f.bin'))), sha256(data));
+  });
+
+  it('a seed with an upload limit keeps about two seconds queued and answers busy for whole pieces past it', async () => {
+    const dirs = makeDirs('seed');
+    const pieceSize = 256 * 1024;
+    const data = randomBytes(16 * pieceSize);
+    fs.writeFileSync(path.join(dirs.seed!, 'f.bin'), data);
+    const tracker = await startTracker();
+    const seed = await startPeer('seed', tracker.address, dirs.seed!, ['--max-up', '256KiB/s', '--piece-size', '256KiB']);
+    await tracker.proc.waitFor(/joined \(127\.0\.0\.1:\d+, 1 file/);
+    const port = Number(/tcp:\/\/127\.0\.0\.1:(\d+)/.exec(seed.lines.find((l) => /listening on tcp/.test(l))!)![1]);
+    const hashes: Uint8Array[] = [];
+    for (let at = 0; at < data.length; at += pieceSize) hashes.push(createHash('sha256').update(data.subarray(at, at + pieceSize)).digest());
+    const manifest: ManifestData = { name: 'f.bin', size: data.length, pieceSize, pieceHashes: hashes };
+    const id = contentId(manifest);
+    // Every block of 8 pieces asked at once: 2 MiB, eight seconds of this seed's upload.
+    const frames = [delimit(p2p.v1.PeerFrame.encode({ hello: { protocolVersion: 1, peerId: randomBytes(16) } }).finish())];
+    for (let piece = 0; piece < 8; piece++) {
+      for (let offset = 0; offset < pieceSize; offset += 16384) {
+        frames.push(delimit(p2p.v1.PeerFrame.encode({ blockRequest: { contentId: id, piece, offset, length: 16384 } }).finish()));
+      }
+    }
+    const served = new Map<number, number>();
+    const refused = new Map<number, string>();
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(Buffer.concat(frames)));
+      const decoder = new FrameDecoder(4 * 1024 * 1024);
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`served ${[...served]} refused ${[...refused.keys()]}`)); }, 30_000);
+      socket.on('data', (chunk) => {
+        for (const bytes of decoder.push(chunk)) {
+          const f = p2p.v1.PeerFrame.decode(bytes);
+          if (f.block) served.set(f.block.piece ?? 0, (served.get(f.block.piece ?? 0) ?? 0) + 1);
+          if (f.blockRejected) refused.set(f.blockRejected.piece ?? 0, f.blockRejected.reason ?? '');
+        }
+        const whole = [...served.values()].filter((n) => n === 16).length;
+        if (whole >= 2 && whole + new Set(refused.keys()).size >= 8) { clearTimeout(timer); socket.destroy(); resolve(); }
+      });
+      socket.on('error', () => undefined);
+    });
+    assert.ok(refused.size > 0, 'some pieces are refused');
+    for (const [piece, reason] of refused) {
+      assert.match(reason, /^busy: my upload is full/);
+      assert.equal(served.get(piece) ?? 0, 0, `piece ${piece} is refused whole, not in part`);
+    }
+    for (const [piece, n] of served) assert.equal(n, 16, `piece ${piece} is served whole`);
+    assert.ok(served.size >= 2, 'two seconds of upload are served');
   });
 });
