@@ -5,7 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { p2p } from '../../src/gen/proto';
 import { startTracker, type RunningTracker } from '../../src/actors/tracker/topology';
 import fc from 'fast-check';
+import * as path from 'node:path';
 import { RawTrackerClient } from '../helpers/tracker-client';
+import { ActorSystem } from '../../src/runtime';
+import type { TrackerClientProps } from '../../src/actors/peer/tracker-client';
+import { holdersPerPage } from '../../src/actors/tracker/registry';
 
 const Code = p2p.v1.TrackerErrorCode;
 const fileId = Buffer.alloc(32, 0xab);
@@ -155,12 +159,29 @@ describe('tracker topology', function () {
     }
   });
 
-  it('pages a map of 1,000 peers of a 10,000-piece file under the datagram limit', async () => {
+  it('pages a map of 1,000 peers of a 10,000-piece file under the datagram limit; a peer samples three of its pages', async () => {
     // A tracker of its own, with an interval long enough that nobody expires meanwhile.
     const big = await startTracker({ host: '127.0.0.1', port: 0, announceIntervalMs: 60_000, log: () => undefined });
     const client = new RawTrackerClient('127.0.0.1', big.port);
     try {
       await pageLargeSwarm(client);
+      // A peer's own tracker client asks for page 0 and two more at random, not all 24.
+      const system = await ActorSystem.start({
+        hosts: ['net'], protocolModule: path.join(__dirname, '..', '..', 'src', 'gen', 'proto.js'),
+        catalogModules: [path.join(__dirname, '..', '..', 'src', 'actors', 'peer', 'index.js')], log: () => undefined,
+      });
+      try {
+        const trackerClient = system.spawn<p2p.v1.TrackerClientCommand.$Properties, TrackerClientProps>('peer.TrackerClient', {
+          trackerHost: '127.0.0.1', trackerPort: big.port, peerIdHex: randomBytes(16).toString('hex'), peerKeyHex: randomBytes(32).toString('hex'),
+        }, { host: 'net' });
+        const view = await system.ask(trackerClient, { query: { contentId: Buffer.alloc(32, 0xcd) } }, p2p.v1.SwarmView, 10_000);
+        const perPage = holdersPerPage(10_000);
+        assert.equal(view.files?.[0]?.holderCount, 1000);
+        assert.ok((view.peers ?? []).length > perPage, 'more than page 0');
+        assert.ok((view.peers ?? []).length <= 3 * perPage, `${view.peers?.length} holders: at most three pages`);
+      } finally {
+        await system.shutdown();
+      }
     } finally {
       client.close();
       await big.stop();

@@ -7,6 +7,7 @@ import { WORST_FILE_BYTES, holdersPerPage } from '../../src/actors/tracker/regis
 import { MAX_DATAGRAM_BYTES } from '../../src/actors/tracker/udp-endpoint';
 import { p2p } from '../../src/gen/proto';
 import { hex } from '../../src/core/hex';
+import { pagesToFetch } from '../../src/actors/peer/tracker-client';
 
 const id = (n: number) => Buffer.alloc(16, n);
 const key = (n: number) => Buffer.alloc(32, n);
@@ -140,5 +141,19 @@ describe('paging', () => {
     announce(r, 1, 100, [file({ have: Uint8Array.of(0xe0) })]);
     assert.deepEqual(order(), before);
     assert.deepEqual([...r.holders(Buffer.alloc(32, 1), undefined, 0, 1)[0]!.have], [0xe0]);
+  });
+});
+
+describe('pages a peer asks for', () => {
+  it('all of a catalog or of a map of up to four pages; page 0 and two distinct others of a larger map', () => {
+    assert.deepEqual(pagesToFetch(1, false), []);
+    assert.deepEqual(pagesToFetch(4, false), [1, 2, 3]);
+    assert.deepEqual(pagesToFetch(9, true), [1, 2, 3, 4, 5, 6, 7, 8]);
+    fc.assert(fc.property(fc.integer({ min: 5, max: 5000 }), (pageCount) => {
+      const pages = pagesToFetch(pageCount, false);
+      assert.equal(pages.length, 2);
+      assert.equal(new Set(pages).size, 2);
+      for (const p of pages) assert.ok(p >= 1 && p < pageCount);
+    }));
   });
 });

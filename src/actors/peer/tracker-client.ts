@@ -4,7 +4,7 @@
 // e.g. after a tracker restart) before any other request.
 //
 // Accepts TrackerClientCommand: AnnounceHoldings (tell), QuerySwarm (ask ->
-// SwarmView, every page merged), LeaveSwarm (ask -> LeaveResult).
+// SwarmView: the pages merged, all of them or a sample of a large map), LeaveSwarm (ask -> LeaveResult).
 import * as dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { p2p } from '../../gen/proto';
@@ -23,8 +23,17 @@ export interface TrackerClientProps {
 const PROTOCOL_VERSION = 1;
 /** Timeouts of the successive tries of one request (BEP 15 doubles them too). */
 const TRY_TIMEOUTS_MS = [500, 1000, 2000];
-/** A swarm map has at most this many pages we will follow. */
+/** A catalog has at most this many pages we will follow. */
 const MAX_PAGES = 1000;
+/** A file's swarm map of up to this many pages is fetched whole... */
+const WHOLE_MAP_PAGES = 4;
+/**
+ * ...a larger one in part: page 0 and this many other pages, at random, each
+ * time. A download keeps at most 32 connections and their Have frames tell it
+ * the rest, so a swarm of thousands costs the tracker a few datagrams per peer
+ * per refresh instead of the whole map.
+ */
+const SAMPLED_PAGES = 2;
 const ErrorCode = p2p.v1.TrackerErrorCode;
 
 export class TrackerRequestError extends Error {
@@ -177,7 +186,7 @@ class TrackerClientActor {
   private async query(contentId: Uint8Array): Promise<p2p.v1.SwarmView.$Properties> {
     const files: p2p.v1.SwarmFile.$Properties[] = [];
     const peers: p2p.v1.SwarmPeer.$Properties[] = [];
-    for (let page = 0, pageCount = 1; page < pageCount && page < MAX_PAGES; page++) {
+    const fetch = async (page: number): Promise<number> => {
       const reply = await this.withToken((connectionToken) => ({
         swarmQuery: { connectionToken, peerId: this.peerId, contentId, page },
       }));
@@ -185,8 +194,10 @@ class TrackerClientActor {
       if (!map) throw new TrackerRequestError('the tracker answered a swarm query with something else');
       if (page === 0 || !contentId.length) files.push(...(map.files ?? []));
       peers.push(...(map.peers ?? []));
-      pageCount = map.pageCount ?? 1;
-    }
+      return map.pageCount ?? 1;
+    };
+    const pageCount = await fetch(0);
+    for (const page of pagesToFetch(pageCount, contentId.length === 0)) await fetch(page);
     return { files, peers };
   }
 
@@ -197,4 +208,14 @@ class TrackerClientActor {
       leaveRequest: { connectionToken, peerId: this.peerId, peerKey: this.peerKey },
     }));
   }
+}
+
+/** The pages after page 0 to ask for: all of a catalog or a small map, a random few of a large map. */
+export function pagesToFetch(pageCount: number, catalog: boolean): number[] {
+  const rest = Math.min(pageCount, MAX_PAGES) - 1;
+  if (rest <= 0) return [];
+  if (catalog || pageCount <= WHOLE_MAP_PAGES) return Array.from({ length: rest }, (_, i) => i + 1);
+  const chosen = new Set<number>();
+  while (chosen.size < Math.min(SAMPLED_PAGES, rest)) chosen.add(1 + randomInt(rest));
+  return [...chosen];
 }
