@@ -8,6 +8,7 @@ import { MAX_DATAGRAM_BYTES } from '../../src/actors/tracker/udp-endpoint';
 import { p2p } from '../../src/gen/proto';
 import { hex } from '../../src/core/hex';
 import { pagesToFetch } from '../../src/actors/peer/tracker-client';
+import { ticksBetweenQueries } from '../../src/actors/peer/download-session';
 
 const id = (n: number) => Buffer.alloc(16, n);
 const key = (n: number) => Buffer.alloc(32, n);
@@ -155,5 +156,9 @@ describe('pages a peer asks for', () => {
       assert.equal(new Set(pages).size, 2);
       for (const p of pages) assert.ok(p >= 1 && p < pageCount);
     }));
+  });
+
+  it('asks for the map every second up to 200 holders, then less often, at least every 10 s', () => {
+    assert.deepEqual([0, 1, 200, 201, 1000, 10_000, 1e9].map(ticksBetweenQueries), [1, 1, 1, 2, 5, 10, 10]);
   });
 });

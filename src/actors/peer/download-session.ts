@@ -43,7 +43,7 @@ export interface DownloadSessionProps {
   policy?: PiecePolicy;
 }
 
-/** How often the swarm map is asked for again. */
+/** How often the download looks at its peers and pieces again (and, in a small swarm, asks for the map). */
 const REFRESH_MS = 1000;
 /** Pieces in flight from a peer before its speed is known. */
 const INITIAL_PIECES_PER_PEER = 2;
@@ -112,6 +112,8 @@ class DownloadSessionActor {
   /** "peer:piece" -> until when that peer said it is busy with that piece (a seed sending first copies). */
   private readonly busyPairs = new Map<string, number>();
   private refreshing = false;
+  /** Refresh ticks left before the swarm map is asked for again (see ticksBetweenQueries). */
+  private ticksUntilQuery = 0;
   private openingManifest = false;
   private reopening = false;
   /** The manifest as it came (what the store is given to open the download). */
@@ -161,12 +163,15 @@ class DownloadSessionActor {
     if (this.refreshing) return;
     this.refreshing = true;
     try {
-      const view = await this.ctx.ask(this.props.tracker, { query: { contentId: this.contentId } }, p2p.v1.SwarmView, ASK_TIMEOUT_MS);
-      if (this.finished) return;
-      if (view.error) {
-        this.report(`tracker: ${view.error}`);
-      } else {
-        this.applyView(view);
+      if (--this.ticksUntilQuery <= 0) {
+        const view = await this.ctx.ask(this.props.tracker, { query: { contentId: this.contentId } }, p2p.v1.SwarmView, ASK_TIMEOUT_MS);
+        if (this.finished) return;
+        if (view.error) {
+          this.report(`tracker: ${view.error}`);
+        } else {
+          this.applyView(view);
+          this.ticksUntilQuery = ticksBetweenQueries(view.files?.[0]?.holderCount ?? 0);
+        }
       }
       if (!this.manifest) await this.obtainManifest();
       this.connectToHolders();
@@ -567,4 +572,14 @@ class DownloadSessionActor {
     });
     this.ctx.stop();
   }
+}
+
+/**
+ * Refresh ticks between two swarm-map queries: every tick up to 200 holders,
+ * one tick more per 200 beyond (at most 10). A large swarm's map changes
+ * little from one second to the next for any one peer, and thousands of peers
+ * asking every second would be the tracker's heaviest load.
+ */
+export function ticksBetweenQueries(holders: number): number {
+  return Math.min(10, Math.max(1, Math.ceil(holders / 200)));
 }
