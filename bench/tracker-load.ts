@@ -17,7 +17,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseFlags } from '../src/cli/args';
-import { P2P_BIN, cpuSeconds } from '../src/cli/spawned';
+import { P2P_BIN, cpuSeconds, peakRssBytes, rssBytes } from '../src/cli/spawned';
 import { writeJson } from './report';
 import { bep15InfoHash, type LoadConfig, type LoadResult } from './tracker-load-generator';
 
@@ -116,9 +116,8 @@ function udpBound(port: number): boolean {
 }
 
 function memoryMiB(pid: number): { rss: number; peak: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
-  return { rss: Math.round(kib('VmRSS') / 1024), peak: Math.round(kib('VmHWM') / 1024) };
+  const mib = (bytes: number | undefined) => Math.round((bytes ?? NaN) / 2 ** 20);
+  return { rss: mib(rssBytes(pid)), peak: mib(peakRssBytes(pid)) };
 }
 
 async function stop(t: RunningTracker): Promise<void> {

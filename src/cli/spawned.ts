@@ -127,13 +127,22 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** Peak resident memory (VmHWM) of a live process in bytes, from /proc. */
-export function peakRssBytes(pid: number): number | undefined {
+/** A memory figure (kB in /proc/PID/status, e.g. VmRSS) of a live process, in bytes. */
+function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = /VmHWM:\s+(\d+) kB/.exec(status);
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Peak resident memory (VmHWM) of a live process in bytes, from /proc. */
+export function peakRssBytes(pid: number): number | undefined {
+  return statusBytes(pid, 'VmHWM');
+}
+
+/** Resident memory now (VmRSS) of a live process in bytes, from /proc. */
+export function rssBytes(pid: number): number | undefined {
+  return statusBytes(pid, 'VmRSS');
 }

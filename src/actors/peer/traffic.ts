@@ -77,7 +77,7 @@ export class Traffic {
 
   /** True when a request for a new piece should be refused as busy (see UPLOAD_BACKLOG_SECONDS). */
   get backlogFull(): boolean {
-    return this.upload !== undefined && this.backlogBytes >= Math.max(this.maxUp * UPLOAD_BACKLOG_SECONDS, MIN_BACKLOG_BYTES);
+    return this.uploadLimited && this.backlogBytes >= Math.max(this.maxUp * UPLOAD_BACKLOG_SECONDS, MIN_BACKLOG_BYTES);
   }
 
   /** The rank of a new requester of `pieceKey`: 0 for the first, 1 for the next... */
