@@ -25,7 +25,7 @@ const js = path.join(outDir, 'proto.js');
 const dts = path.join(outDir, 'proto.d.ts');
 const bin = (name) => path.join(root, 'node_modules', 'protobufjs-cli', 'bin', name);
 execFileSync(process.execPath, [bin('pbjs'), '-t', 'static-module', '-w', 'commonjs', '--force-number',
-  '--no-verify', '--no-delimited', '--no-convert', '-p', protoDir, '-o', js, ...protos], { stdio: 'inherit' });
+  '--no-verify', '--no-delimited', '-p', protoDir, '-o', js, ...protos], { stdio: 'inherit' });
 // 64-bit fields decode as plain numbers in this project (every size and count
 // stays far below 2^53), so protobufjs is told not to use Long objects.
 const marker = 'var $protobuf = require("protobufjs/minimal");';

@@ -22,6 +22,11 @@ export interface EnvelopeHeader {
 
 export interface DecodedEnvelope extends EnvelopeHeader {
   body: Uint8Array;
+  /**
+   * A delivery that never left its thread carries the message object itself
+   * and an empty body: the receiver rebuilds it with its type's fromObject.
+   */
+  message?: object;
 }
 
 export type HostMessage =

@@ -1,8 +1,12 @@
 // A host runs many actors on one thread (a worker thread, or the main thread
 // as host 0). It owns their mailboxes, routes envelopes to local actors or to
 // other hosts over MessagePorts, keeps pending asks, and applies supervision
-// decisions. Everything that crosses a thread is protobuf bytes.
+// decisions. Everything that crosses a thread is protobuf bytes; a message to
+// an actor on the same thread is handed over as an object, rebuilt by its
+// type's fromObject (nested messages and arrays anew, bytes not copied), so a
+// sender gives up the byte arrays it sends.
 import type { MessagePort } from 'node:worker_threads';
+import { Writer } from 'protobufjs';
 import {
   decodeHostMessage, encodeDelivery, encodeSpawn, encodeStop, encodeTraceBatch, ownsBuffer,
   type DecodedEnvelope, type EnvelopeHeader,
@@ -20,6 +24,7 @@ import {
 const TRANSFER_MIN_BYTES = 4096;
 /** Smaller messages are packed into runs of at most this many bytes, one buffer each. */
 const RUN_MAX_BYTES = 64 * 1024;
+const NO_BYTES = new Uint8Array(0);
 /** A mailbox handles at most this many messages before yielding to I/O. */
 const BATCH_PER_TURN = 64;
 
@@ -177,11 +182,15 @@ export class HostRuntime {
   // ---- sending ----
 
   send<T>(header: EnvelopeHeader, bodyType: MessageClass<T>, body: T): void {
-    const bytes = encodeDelivery(header, bodyType, body);
     if (header.to.host === this.index) {
-      this.receiveLocalBytes(bytes);
+      // No encoding on the same thread: a 256 KiB piece going from a
+      // connection to the store is not copied, and small messages skip the
+      // encoder and decoder both. Traced, the body's bytes are what is recorded.
+      if (this.tracer.on) this.deliverLocal({ ...header, body: bodyType.encode(body).finish() });
+      else this.deliverLocal({ ...header, body: NO_BYTES, message: body as object });
       return;
     }
+    const bytes = encodeDelivery(header, bodyType, body);
     const link = this.links.get(header.to.host);
     if (!link) {
       this.counters.deadLetters++;
@@ -238,11 +247,6 @@ export class HostRuntime {
     box.transfer = [];
   }
 
-  private receiveLocalBytes(bytes: Uint8Array): void {
-    // Local deliveries go through the same bytes as remote ones: no shared state.
-    const message = decodeHostMessage(bytes);
-    if (message.kind === 'deliver') this.deliverLocal(message.envelope);
-  }
 
   tell<T>(from: ActorRef | undefined, to: ActorRef<T>, message: T): void {
     const bodyType = this.typeFor<T>(to.inbox);
@@ -300,7 +304,7 @@ export class HostRuntime {
       return;
     }
     try {
-      pending.resolve(pending.replyType.decode(envelope.body));
+      pending.resolve(envelope.message ? pending.replyType.fromObject(envelope.message as Record<string, unknown>) : pending.replyType.decode(envelope.body));
     } catch (err) {
       pending.reject(new AskFailedError(pending.target, `undecodable reply: ${(err as Error).message}`));
     }
@@ -409,8 +413,9 @@ function closeRun(box: Outbox): void {
 
 /** An empty message used for error replies (no body). */
 const EMPTY_TYPE: MessageClass<object> = {
-  encode: (_m, w) => w!,
+  encode: (_m, w) => w ?? Writer.create(),
   decode: () => ({}),
+  fromObject: () => ({}),
   getTypeUrl: () => '/',
 };
 
@@ -542,7 +547,8 @@ class ActorCell {
     }
     let message: unknown;
     try {
-      message = this.host.typeFor(this.ref.inbox).decode(envelope.body);
+      const type = this.host.typeFor(this.ref.inbox);
+      message = envelope.message ? type.fromObject(envelope.message as Record<string, unknown>) : type.decode(envelope.body);
     } catch (err) {
       this.host.deadLetter(envelope, `undecodable message: ${(err as Error).message}`);
       return;

@@ -7,6 +7,8 @@ import type { Writer, Reader } from 'protobufjs';
 export interface MessageClass<T> {
   encode(message: T, writer?: Writer): Writer;
   decode(reader: Reader | Uint8Array, length?: number): T;
+  /** A message of this type from a plain object (nested messages rebuilt, bytes kept as they are). */
+  fromObject(object: { [k: string]: unknown }): T;
   getTypeUrl(prefix?: string): string;
 }
 

@@ -108,6 +108,26 @@ describe('actor runtime', function () {
     assert.ok(afterStats.transferredBytes - before.transferredBytes >= 1 << 20);
   });
 
+  it('hands a message to an actor on its own thread without encoding it: order kept, payload intact, nothing posted', async () => {
+    const before = (await system.stats()).find((s) => s.host === 'alpha')!;
+    const sender = system.spawn<Command, object>('test.Probe', {}, { host: 'alpha' });
+    const receiver = system.spawn<Command, object>('test.Probe', {}, { host: 'alpha' });
+    system.tell(sender, { sendBurst: { to: receiver, count: 500 } });
+    system.tell(sender, { sendPayload: { to: receiver, size: 1 << 20 } });
+    let got = await state(receiver);
+    for (let i = 0; i < 100 && got.payloadLength !== 1 << 20; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      got = await state(receiver);
+    }
+    assert.deepEqual(got.seqs, Array.from({ length: 500 }, (_v, i) => i + 1));
+    assert.equal(got.payloadLength, 1 << 20);
+    assert.deepEqual(Buffer.from(got.payloadSha256!), Buffer.from((await state(sender)).sentSha256!));
+    const afterStats = (await system.stats()).find((s) => s.host === 'alpha')!;
+    assert.ok(afterStats.delivered - before.delivered >= 501, 'delivered through the mailbox');
+    assert.ok(afterStats.transferredBytes - before.transferredBytes < 1 << 20, 'the payload was not posted');
+    assert.ok(afterStats.copiedBytes - before.copiedBytes < 1 << 20, 'the payload was not copied into an envelope');
+  });
+
   it('stops an actor on request; later asks fail fast', async () => {
     const probe = system.spawn<Command, object>('test.Probe', {}, { host: 'beta' });
     await state(probe);

@@ -1,24 +1,26 @@
 // Piscina worker: SHA-256 and disk writes off the actors' threads. Two jobs:
 // verify one downloaded piece and, if its hash is right, write it at its place
-// in NAME.part (the piece arrives in a transfer list, so it is never copied;
-// file descriptors are process-wide, so the store's open file is used here);
+// in NAME.part (the piece arrives in a transfer list and its buffer goes back
+// in one, so it is never copied and is reused for the next piece; file
+// descriptors are process-wide, so the store's open file is used here);
 // and hash every piece of a file on disk when a folder is first shared.
 import { createHash } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 
 export type HashTask =
   | { kind: 'verify-write'; data: Uint8Array; expected: Uint8Array; fd: number; position: number }
   | { kind: 'file'; path: string; pieceSize: number; size: number };
 
 export type HashResult =
-  | { kind: 'verify-write'; hashOk: boolean; writeError?: string }
+  | { kind: 'verify-write'; hashOk: boolean; writeError?: string; data?: Uint8Array }
   | { kind: 'file'; hashes: Uint8Array[] };
 
 const READ_CHUNK = 1 << 20;
 
 export default async function hash(task: HashTask): Promise<HashResult> {
-  if (task.kind === 'verify-write') return verifyAndWrite(task);
+  if (task.kind === 'verify-write') return handBack(verifyAndWrite(task), task.data);
   const hashes: Uint8Array[] = [];
   const file = await open(task.path, 'r');
   try {
@@ -39,6 +41,16 @@ export default async function hash(task: HashTask): Promise<HashResult> {
     await file.close();
   }
   return { kind: 'file', hashes };
+}
+
+/** The result, with the piece's buffer moved back to the caller when the whole buffer is the piece's. */
+function handBack(result: HashResult, data: Uint8Array): HashResult {
+  if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength || !(data.buffer instanceof ArrayBuffer)) return result;
+  const value = { ...result, data };
+  return move({
+    get [transferableSymbol]() { return [data.buffer]; },
+    get [valueSymbol]() { return value; },
+  }) as unknown as HashResult;
 }
 
 function verifyAndWrite(task: Extract<HashTask, { kind: 'verify-write' }>): HashResult {

@@ -17,6 +17,7 @@ import { FrameDecoder, delimit, encodeVarint } from '../../core/frame-codec';
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
 import { blockFrameHead } from './block-frame';
+import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
 import type { Traffic, UploadPriority } from './traffic';
 
 type Command = p2p.v1.ConnectionCommand.$Properties;
@@ -58,8 +59,6 @@ const READ_WINDOW = 256 * 1024;
 const CACHED_WINDOWS = 12;
 /** Past this much unsent data on the socket, serving waits for it to drain. */
 const SEND_HIGH_WATER = 4 * 1024 * 1024;
-/** Piece buffers kept for reuse per connection. */
-const SPARE_BUFFERS = 8;
 /** Pieces whose upload priority is remembered per connection. */
 const REMEMBERED_SERVES = 64;
 const STORE_TIMEOUT_MS = 30_000;
@@ -141,8 +140,6 @@ class PeerConnectionActor {
   private corked = false;
   private lastId: Buffer = Buffer.alloc(0);
   private lastIdHex = '';
-  /** Piece buffers to reuse: a finished piece is copied into its message to the store. */
-  private readonly spareBuffers: Buffer[] = [];
   private paused = false;
   private closed = false;
   private helloTimer?: NodeJS.Timeout;
@@ -230,7 +227,7 @@ class PeerConnectionActor {
     const wanted = this.pieces.get(pieceKey);
     if (!wanted) return;
     this.pieces.delete(pieceKey);
-    this.recycle(wanted.data);
+    givePieceBuffer(wanted.data);
     for (const [key, b] of this.outstanding) {
       if (b.pieceKey === pieceKey) {
         this.outstanding.delete(key);
@@ -249,14 +246,14 @@ class PeerConnectionActor {
     const piece = this.pieces.get(pieceKey);
     const data = b.data ?? new Uint8Array(0);
     if (piece && data.length === wanted.length) {
-      piece.data ??= this.pieceBuffer(piece.length);
+      piece.data ??= takePieceBuffer(piece.length);
       piece.data.set(data, wanted.offset);
       if (--piece.remaining === 0) {
         this.pieces.delete(pieceKey);
+        // The buffer goes with the piece; the store gives it back once written.
         this.ctx.tell(piece.store, {
           writePiece: { contentId: piece.contentId, piece: piece.piece, data: piece.data, session: piece.session, peerId: this.remoteId },
         });
-        this.recycle(piece.data);
       }
     } else if (piece) {
       this.abandon(pieceKey, `sent a block of ${data.length} bytes instead of ${wanted.length}`);
@@ -264,20 +261,11 @@ class PeerConnectionActor {
     this.pump();
   }
 
-  private pieceBuffer(length: number): Buffer {
-    const spare = this.spareBuffers.findIndex((b) => b.length === length);
-    return spare >= 0 ? this.spareBuffers.splice(spare, 1)[0]! : Buffer.allocUnsafeSlow(length);
-  }
-
-  private recycle(data: Buffer | undefined): void {
-    if (data && this.spareBuffers.length < SPARE_BUFFERS) this.spareBuffers.push(data);
-  }
-
   private abandon(pieceKey: string, reason: string): void {
     const wanted = this.pieces.get(pieceKey);
     if (!wanted) return;
     this.pieces.delete(pieceKey);
-    this.recycle(wanted.data);
+    givePieceBuffer(wanted.data);
     for (const [key, b] of this.outstanding) if (b.pieceKey === pieceKey) this.outstanding.delete(key);
     this.ctx.tell(wanted.session, { pieceAbandoned: { contentId: wanted.contentId, piece: wanted.piece, peerId: this.remoteId, reason } });
   }

@@ -21,6 +21,7 @@ import {
   BLOCK_SIZE, choosePieceSize, contentId, pieceCount, pieceLength, validateManifest, type ManifestData,
 } from '../../core/manifest';
 import type { HashResult, HashTask } from './hash-job';
+import { givePieceBuffer } from './piece-buffers';
 
 type Command = p2p.v1.StoreCommand.$Properties;
 type SessionCommand = p2p.v1.SessionCommand.$Properties;
@@ -252,7 +253,10 @@ class PieceStoreActor {
     const session = w.session as ActorRef<SessionCommand>;
     const piece = w.piece ?? 0;
     const data = w.data ?? new Uint8Array(0);
-    if (piece >= f.have.length || f.have.has(piece) || f.writing.has(piece)) return;
+    if (piece >= f.have.length || f.have.has(piece) || f.writing.has(piece)) {
+      givePieceBuffer(data); // a second copy (endgame): its buffer serves the next piece
+      return;
+    }
     const peerId = Uint8Array.from(w.peerId ?? []); // a copy: the envelope's buffer moves away below
     if (data.length !== pieceLength(f.manifest, piece)) {
       this.ctx.tell(session, { pieceCorrupt: { contentId: f.id, piece, peerId } });
@@ -268,6 +272,7 @@ class PieceStoreActor {
         { kind: 'verify-write', data, expected: new Uint8Array(f.manifest.pieceHashes[piece]!), fd: handle.fd, position: piece * f.manifest.pieceSize },
         ownsWholeBuffer(data) ? [data.buffer as ArrayBuffer] : []);
       if (result.kind !== 'verify-write') throw new Error('unexpected hash result');
+      givePieceBuffer(result.data);
       if (!result.hashOk) {
         this.ctx.tell(session, { pieceCorrupt: { contentId: f.id, piece, peerId } });
       } else if (result.writeError) {

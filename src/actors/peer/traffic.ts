@@ -1,4 +1,4 @@
-// The peer's traffic, shared by all its connections on the net host (a plain
+// The peer's traffic, shared by all its connections on the swarm host (a plain
 // object, not an actor: every block passes through it). It enforces the
 // upload and download limits with token buckets, counts bytes and rates for
 // the status line, and orders uploads: while the upload limit makes requests
