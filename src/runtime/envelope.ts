@@ -4,7 +4,7 @@
 // large payload starts at the right size, so a piece is copied in once and the
 // writer's own buffer is what moves to the other thread; on decode the body
 // stays a view into the received buffer.
-import { Writer } from 'protobufjs';
+import { Writer } from 'protobufjs/minimal';
 import { p2p } from '../gen/proto';
 import type { ActorRef, MessageClass } from './types';
 

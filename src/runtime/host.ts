@@ -6,7 +6,7 @@
 // type's fromObject (nested messages and arrays anew, bytes not copied), so a
 // sender gives up the byte arrays it sends.
 import type { MessagePort } from 'node:worker_threads';
-import { Writer } from 'protobufjs';
+import { Writer } from 'protobufjs/minimal';
 import {
   decodeHostMessage, encodeDelivery, encodeSpawn, encodeStop, encodeTraceBatch, ownsBuffer,
   type DecodedEnvelope, type EnvelopeHeader,

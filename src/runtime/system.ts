@@ -35,8 +35,7 @@ export class ActorSystem {
 
   static async start(options: SystemOptions): Promise<ActorSystem> {
     const hostNames = ['main', ...options.hosts];
-    const { registry, behaviors } = loadCatalog(options.protocolModule, options.catalogModules);
-    const main = new HostRuntime(0, hostNames, registry, behaviors, options.log);
+    // The workers boot (and load the catalog each) while this thread loads its own.
     const workers: WorkerHost[] = options.hosts.map((_name, i) => {
       const data: HostWorkerData = {
         index: i + 1, hostNames, protocolModule: options.protocolModule, catalogModules: options.catalogModules,
@@ -46,6 +45,8 @@ export class ActorSystem {
       worker.on('error', (err) => main.log(`[runtime] host ${hostNames[i + 1]} failed: ${err.stack ?? err.message}`));
       return { worker, control: Comlink.wrap<HostControl>(nodeEndpoint(worker)), exited };
     });
+    const { registry, behaviors } = loadCatalog(options.protocolModule, options.catalogModules);
+    const main = new HostRuntime(0, hostNames, registry, behaviors, options.log);
     // Join every pair of hosts with a channel of their own.
     const joins: Promise<void>[] = [];
     for (let a = 0; a < hostNames.length; a++) {

@@ -3,7 +3,7 @@
 // While on, records are encoded at once (delimited p2p.v1.TraceRecord) and
 // sent in batches to the main thread, which writes the trace.
 import { createHash } from 'node:crypto';
-import { Writer } from 'protobufjs';
+import { Writer } from 'protobufjs/minimal';
 import { p2p } from '../gen/proto';
 
 export interface WireTrace {

@@ -1,7 +1,7 @@
 // The actor runtime's public vocabulary: references, behaviours, the context an
 // actor acts through, and the delivery it reacts to. An actor is a behaviour
 // plus private state; it handles one message at a time from its mailbox.
-import type { Writer, Reader } from 'protobufjs';
+import type { Writer, Reader } from 'protobufjs/minimal';
 
 /** A generated protobuf message class (static code from proto/). */
 export interface MessageClass<T> {

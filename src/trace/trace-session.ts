@@ -4,7 +4,6 @@
 import type { ActorSystem } from '../runtime';
 import type { p2p } from '../gen/proto';
 import { TraceFileWriter, readTraceRecords } from './trace-file';
-import { ActorNames, describe, toJson } from './describe';
 
 export interface TraceSession {
   readonly target: string;
@@ -16,6 +15,9 @@ export async function startTracing(system: ActorSystem, target: string, payloads
   let sink: (records: Uint8Array) => void;
   let close = () => undefined as void;
   if (target === '-') {
+    // Loaded only here: it needs protobufjs's reflection, which a peer that
+    // never traces to the terminal does not load at start.
+    const { ActorNames, describe, toJson } = await import('./describe');
     const names = new ActorNames();
     sink = (records) => {
       for (const r of readTraceRecords(records).records) {

@@ -3,7 +3,7 @@
 // is encoded here, and the data follows it on the socket straight from the
 // store's buffer, never copied into a frame. Byte for byte it is what
 // `delimit(PeerFrame.encode({ block }))` gives (a unit test checks it).
-import { Writer } from 'protobufjs';
+import { Writer } from 'protobufjs/minimal';
 
 const PEER_FRAME_BLOCK = (5 << 3) | 2;
 const BLOCK_CONTENT_ID = (1 << 3) | 2;
