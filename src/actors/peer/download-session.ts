@@ -45,6 +45,12 @@ export interface DownloadSessionProps {
 
 /** How often the download looks at its peers and pieces again (and, in a small swarm, asks for the map). */
 const REFRESH_MS = 1000;
+/**
+ * Progress after a verified piece goes to the REPL at most this often (the
+ * refresh tick sends what is left). The REPL is on another thread: a report
+ * per piece woke it a thousand times for a 256 MiB file.
+ */
+const PROGRESS_EVERY_MS = 200;
 /** Pieces in flight from a peer before its speed is known. */
 const INITIAL_PIECES_PER_PEER = 2;
 /** At most this many pieces, and this many bytes, in flight from one peer. */
@@ -112,6 +118,8 @@ class DownloadSessionActor {
   /** "peer:piece" -> until when that peer said it is busy with that piece (a seed sending first copies). */
   private readonly busyPairs = new Map<string, number>();
   private refreshing = false;
+  private lastProgressAt = 0;
+  private progressUnreported = false;
   /** Refresh ticks left before the swarm map is asked for again (see ticksBetweenQueries). */
   private ticksUntilQuery = 0;
   private openingManifest = false;
@@ -141,7 +149,11 @@ class DownloadSessionActor {
   receive(m: Command): void {
     if (this.finished) return;
     switch (m.body) {
-      case 'refresh': void this.refresh(); break;
+      case 'refresh': {
+        if (this.progressUnreported) this.report('');
+        void this.refresh();
+        break;
+      }
       case 'pieceVerified': this.onVerified(m.pieceVerified!.piece ?? 0, hex(m.pieceVerified!.peerId ?? new Uint8Array(0))); break;
       case 'pieceCorrupt': this.onCorrupt(m.pieceCorrupt!.piece ?? 0, hex(m.pieceCorrupt!.peerId ?? new Uint8Array(0))); break;
       case 'pieceAbandoned': {
@@ -473,7 +485,7 @@ class DownloadSessionActor {
     this.bytesHave += pieceLength(this.manifest!, piece);
     this.lastUsefulAt = now;
     this.ctx.tell(this.props.endpoint, { broadcastHave: { contentId: this.contentId, piece } });
-    this.report('');
+    this.reportProgress(now);
     this.fill();
   }
 
@@ -549,7 +561,15 @@ class DownloadSessionActor {
 
   // ---- reporting ----
 
+  /** Reports the pieces we have, unless a report went out less than PROGRESS_EVERY_MS ago. */
+  private reportProgress(now: number): void {
+    this.progressUnreported = now - this.lastProgressAt < PROGRESS_EVERY_MS;
+    if (!this.progressUnreported) this.report('');
+  }
+
   private report(note: string): void {
+    this.lastProgressAt = Date.now();
+    this.progressUnreported = false;
     const m = this.manifest;
     this.ctx.tell(this.props.observer, {
       progress: {
