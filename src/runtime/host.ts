@@ -185,9 +185,12 @@ export class HostRuntime {
     if (header.to.host === this.index) {
       // No encoding on the same thread: a 256 KiB piece going from a
       // connection to the store is not copied, and small messages skip the
-      // encoder and decoder both. Traced, the body's bytes are what is recorded.
-      if (this.tracer.on) this.deliverLocal({ ...header, body: bodyType.encode(body).finish() });
-      else this.deliverLocal({ ...header, body: NO_BYTES, message: body as object });
+      // encoder and decoder both.
+      if (this.tracer.on) {
+        const bodyCase = String((bodyType.fromObject(body as Record<string, unknown>) as { body?: string }).body ?? '');
+        this.tracer.localActor(header.from?.id ?? 'system', header.to.id, header.type, bodyCase, bodyType.encode(body), !!header.isReply);
+      }
+      this.deliverLocal({ ...header, body: NO_BYTES, message: body as object }, false);
       return;
     }
     const bytes = encodeDelivery(header, bodyType, body);
@@ -247,7 +250,6 @@ export class HostRuntime {
     box.transfer = [];
   }
 
-
   tell<T>(from: ActorRef | undefined, to: ActorRef<T>, message: T): void {
     const bodyType = this.typeFor<T>(to.inbox);
     this.send({ to, from, type: to.inbox, sentAt: Date.now() }, bodyType, message);
@@ -280,8 +282,8 @@ export class HostRuntime {
 
   // ---- receiving ----
 
-  private deliverLocal(envelope: DecodedEnvelope): void {
-    if (this.tracer.on) this.traceDelivery(envelope);
+  private deliverLocal(envelope: DecodedEnvelope, trace = true): void {
+    if (trace && this.tracer.on) this.traceDelivery(envelope);
     if (envelope.isReply) {
       this.settleAsk(envelope);
       return;

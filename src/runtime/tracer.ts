@@ -87,6 +87,17 @@ export class Tracer implements TraceRecorder {
     });
   }
 
+  /**
+   * The same record for a message that never became bytes (same thread): its
+   * encoded size is the writer's length, and only a body small enough to be
+   * kept is finished into bytes (a 256 KiB piece is never copied for this).
+   */
+  localActor(from: string, to: string, type: string, bodyCase: string, body: Writer, reply: boolean): void {
+    this.record({
+      actor: { from, to, type, bodyCase, bytes: body.len, reply, ...(body.len <= MAX_BODY_BYTES ? { body: body.finish() } : {}) },
+    });
+  }
+
   spawned(id: string, behavior: string): void {
     this.record({ spawned: { id, behavior } });
   }
