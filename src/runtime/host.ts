@@ -167,8 +167,16 @@ export class HostRuntime {
   }
 
   private traceDelivery(envelope: DecodedEnvelope): void {
-    let bodyCase = '';
+    const from = envelope.from?.id ?? 'system';
     const type = this.registry.get<unknown>(envelope.type);
+    if (envelope.message) {
+      // Never encoded (same thread): the case from the object, the size from a writer.
+      const bodyCase = type ? String((type.fromObject(envelope.message as Record<string, unknown>) as { body?: string }).body ?? '') : '';
+      const writer = type ? type.encode(envelope.message) : Writer.create();
+      this.tracer.localActor(from, envelope.to.id, envelope.type, bodyCase, writer, !!envelope.isReply);
+      return;
+    }
+    let bodyCase = '';
     if (type && envelope.body.length > 0) {
       try {
         bodyCase = String((type.decode(envelope.body) as { body?: string }).body ?? '');
@@ -176,7 +184,7 @@ export class HostRuntime {
         bodyCase = '(undecodable)';
       }
     }
-    this.tracer.actor(envelope.from?.id ?? 'system', envelope.to.id, envelope.type, bodyCase, envelope.body, !!envelope.isReply);
+    this.tracer.actor(from, envelope.to.id, envelope.type, bodyCase, envelope.body, !!envelope.isReply);
   }
 
   // ---- sending ----
@@ -186,11 +194,7 @@ export class HostRuntime {
       // No encoding on the same thread: a 256 KiB piece going from a
       // connection to the store is not copied, and small messages skip the
       // encoder and decoder both.
-      if (this.tracer.on) {
-        const bodyCase = String((bodyType.fromObject(body as Record<string, unknown>) as { body?: string }).body ?? '');
-        this.tracer.localActor(header.from?.id ?? 'system', header.to.id, header.type, bodyCase, bodyType.encode(body), !!header.isReply);
-      }
-      this.deliverLocal({ ...header, body: NO_BYTES, message: body as object }, false);
+      this.deliverLocal({ ...header, body: NO_BYTES, message: body as object });
       return;
     }
     const bytes = encodeDelivery(header, bodyType, body);
@@ -282,8 +286,8 @@ export class HostRuntime {
 
   // ---- receiving ----
 
-  private deliverLocal(envelope: DecodedEnvelope, trace = true): void {
-    if (trace && this.tracer.on) this.traceDelivery(envelope);
+  private deliverLocal(envelope: DecodedEnvelope): void {
+    if (this.tracer.on) this.traceDelivery(envelope);
     if (envelope.isReply) {
       this.settleAsk(envelope);
       return;

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { isWholeBuffer } from './piece-buffers';
 
 export type HashTask =
   | { kind: 'verify-write'; data: Uint8Array; expected: Uint8Array; fd: number; position: number }
@@ -45,7 +46,7 @@ export default async function hash(task: HashTask): Promise<HashResult> {
 
 /** The result, with the piece's buffer moved back to the caller when the whole buffer is the piece's. */
 function handBack(result: HashResult, data: Uint8Array): HashResult {
-  if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength || !(data.buffer instanceof ArrayBuffer)) return result;
+  if (!isWholeBuffer(data)) return result;
   const value = { ...result, data };
   return move({
     get [transferableSymbol]() { return [data.buffer]; },

@@ -20,12 +20,18 @@ export function takePieceBuffer(length: number): Buffer {
   return Buffer.allocUnsafeSlow(length);
 }
 
+/**
+ * True when `data` is the whole of a live ArrayBuffer (not a view into
+ * something larger, not moved away to another thread): only such a buffer can
+ * be moved between threads or handed out again without taking others' bytes.
+ */
+export function isWholeBuffer(data: Uint8Array): boolean {
+  return data.byteLength > 0 && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+}
+
 /** Gives a buffer back for reuse; the caller must not touch it afterwards. */
 export function givePieceBuffer(data: Uint8Array | undefined): void {
-  // Only a whole, live ArrayBuffer of its own (not a view into something else,
-  // not one moved away to another thread) can be handed out again.
-  if (!data || data.byteLength === 0 || data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) return;
-  if (!(data.buffer instanceof ArrayBuffer) || keptBytes + data.byteLength > MAX_KEPT_BYTES) return;
+  if (!data || !isWholeBuffer(data) || keptBytes + data.byteLength > MAX_KEPT_BYTES) return;
   const buffer = Buffer.from(data.buffer, 0, data.byteLength);
   let list = kept.get(buffer.length);
   if (!list) kept.set(buffer.length, (list = []));
