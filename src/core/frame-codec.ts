@@ -28,6 +28,16 @@ export function encodeVarint(n: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** Bytes of `n` as a varint. */
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
 /** The body with its length prefix, in one new buffer. */
 export function delimit(body: Uint8Array): Uint8Array {
   const prefix = encodeVarint(body.length);

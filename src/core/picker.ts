@@ -42,38 +42,38 @@ export function availability(pieceTotal: number, peers: readonly PeerView[]): Ui
   return counts;
 }
 
+/** Candidate pieces of one pick, reused: a download picks once per verified piece, over every piece. */
+let candidates = new Uint32Array(1024);
+
 export function pickPiece(input: PickInput, rng: Rng, policy: PiecePolicy = 'rarest'): Pick | undefined {
   const total = input.have.length;
   const eligible = input.peers.filter((p) => input.canTake(p.peerId));
   if (eligible.length === 0) return undefined;
   const counts = input.availability ?? availability(total, input.peers);
-  const eligibleHolders = (piece: number) =>
-    eligible.filter((p) => p.have.has(piece) && !(input.exclude?.(p.peerId, piece) ?? false));
+  const exclude = input.exclude;
+  const holds = (p: PeerView, piece: number) => p.have.has(piece) && !(exclude?.(p.peerId, piece) ?? false);
+  const hasEligibleHolder = (piece: number) => {
+    for (const p of eligible) if (holds(p, piece)) return true;
+    return false;
+  };
 
-  let candidates: number[] = [];
+  if (candidates.length < total) candidates = new Uint32Array(total);
+  let found = 0;
   let best = Infinity;
   for (let piece = 0; piece < total; piece++) {
-    if (input.have.has(piece) || input.inFlight.has(piece) || counts[piece] === 0) continue;
-    if (eligibleHolders(piece).length === 0) continue;
-    if (policy === 'sequential') {
-      candidates = [piece];
-      break;
+    const a = counts[piece]!;
+    if (a === 0 || (policy === 'rarest' && a > best)) continue;
+    if (input.have.has(piece) || input.inFlight.has(piece) || !hasEligibleHolder(piece)) continue;
+    if (policy === 'rarest' && a < best) {
+      best = a;
+      found = 0;
     }
-    if (policy === 'rarest') {
-      const a = counts[piece]!;
-      if (a < best) {
-        best = a;
-        candidates = [piece];
-      } else if (a === best) {
-        candidates.push(piece);
-      }
-    } else {
-      candidates.push(piece);
-    }
+    candidates[found++] = piece;
+    if (policy === 'sequential') break;
   }
-  if (candidates.length === 0) return undefined;
-  const piece = candidates[rng.nextInt(candidates.length)]!;
-  const holders = eligibleHolders(piece);
+  if (found === 0) return undefined;
+  const piece = candidates[rng.nextInt(found)]!;
+  const holders = eligible.filter((p) => holds(p, piece));
   const holder = holders[rng.nextInt(holders.length)]!;
   return { piece, peerId: holder.peerId, availability: counts[piece]! };
 }

@@ -11,7 +11,7 @@ import {
   decodeHostMessage, encodeDelivery, encodeSpawn, encodeStop, encodeTraceBatch, ownsBuffer,
   type DecodedEnvelope, type EnvelopeHeader,
 } from './envelope';
-import { Tracer } from './tracer';
+import { Tracer, emptied } from './tracer';
 import { decide } from './supervision';
 import { TypeRegistry, typeName } from './type-registry';
 import {
@@ -166,13 +166,20 @@ export class HostRuntime {
     if (link) this.post(link, encodeTraceBatch(records));
   }
 
+  /**
+   * Measures same-thread messages for the trace: one writer, emptied each
+   * time, so a piece is copied into a buffer that stays instead of one grown
+   * anew for every piece.
+   */
+  private readonly traceWriter = Writer.create();
+
   private traceDelivery(envelope: DecodedEnvelope): void {
     const from = envelope.from?.id ?? 'system';
     const type = this.registry.get<unknown>(envelope.type);
     if (envelope.message) {
       // Never encoded (same thread): the case from the object, the size from a writer.
       const bodyCase = type ? String((type.fromObject(envelope.message as Record<string, unknown>) as { body?: string }).body ?? '') : '';
-      const writer = type ? type.encode(envelope.message) : Writer.create();
+      const writer = type ? type.encode(envelope.message, emptied(this.traceWriter)) : Writer.create();
       this.tracer.localActor(from, envelope.to.id, envelope.type, bodyCase, writer, !!envelope.isReply);
       return;
     }

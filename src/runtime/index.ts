@@ -2,7 +2,7 @@
 export * from './types';
 export { ActorSystem, type SystemOptions } from './system';
 export { HostRuntime, type HostStats } from './host';
-export { Tracer, type TraceRecorder, type WireTrace } from './tracer';
+export { Tracer, emptied, wireTemplate, type TraceRecorder, type WireTemplate, type WireTrace } from './tracer';
 export { TypeRegistry, typeName } from './type-registry';
 export { decide, type Directive } from './supervision';
 export { JobPool } from './job-pool';

@@ -1,8 +1,10 @@
 // Recording what happens, for `--trace` and `p2p inspect`. Every host has one
 // Tracer; while it is off, recording costs one boolean test at each call site.
-// While on, records are encoded at once (delimited p2p.v1.TraceRecord) and
-// sent in batches to the main thread, which writes the trace.
-import { createHash } from 'node:crypto';
+// While on, records are encoded at once (delimited p2p.v1.TraceRecord) into a
+// batch that goes to the main thread, which writes the trace. A connection
+// traces a record per block; those are written from a template (the fields
+// that never change on one connection, encoded once) straight into the batch.
+import * as crypto from 'node:crypto';
 import { Writer } from 'protobufjs/minimal';
 import { p2p } from '../gen/proto';
 
@@ -21,6 +23,12 @@ export interface WireTrace {
   actor?: string;
 }
 
+/** The fields of a wire record that stay the same on one connection in one direction, encoded once. */
+export interface WireTemplate {
+  /** Encoded WireEvent fields: transport, direction, endpoints, message type, peer id, actor. */
+  readonly fields: Uint8Array;
+}
+
 /** What actors see of the tracer. */
 export interface TraceRecorder {
   /** True while tracing: check it before building a record. */
@@ -28,7 +36,63 @@ export interface TraceRecorder {
   /** Whether block data is recorded whole. */
   readonly payloads: boolean;
   wire(event: WireTrace): void;
+  /** The same record as `wire`, from a template: for the many records of one connection. */
+  wireFrom(template: WireTemplate, message: Uint8Array, wireBytes: number, elided?: Uint8Array): void;
 }
+
+/** Encodes what `wireFrom` does not: for one connection and direction, once. */
+export function wireTemplate(e: Omit<WireTrace, 'message' | 'wireBytes' | 'elided'>): WireTemplate {
+  return { fields: p2p.v1.WireEvent.encode(wireEventHead(e)).finish() };
+}
+
+function wireEventHead(e: Omit<WireTrace, 'message' | 'wireBytes' | 'elided'>): p2p.v1.WireEvent.$Properties {
+  return {
+    transport: e.transport === 'udp' ? p2p.v1.WireEvent.Transport.UDP : p2p.v1.WireEvent.Transport.TCP,
+    direction: e.direction === 'in' ? p2p.v1.WireEvent.Direction.IN : p2p.v1.WireEvent.Direction.OUT,
+    local: e.local, remote: e.remote, messageType: e.messageType, remotePeerId: e.remotePeerId, actor: e.actor,
+  };
+}
+
+/** The writer with nothing in it (and no fork left open by an encoding that threw), to use again. */
+export function emptied(w: Writer): Writer {
+  do w.reset(); while (w.len > 0);
+  return w;
+}
+
+/** Bytes of the short hash recorded for left-out block data: the start of its SHA-256. */
+const SHORT_HASH_BYTES = 8;
+// One call instead of a Hash object per block, where this Node has it (20.12 and later).
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
+
+function sha256(data: Uint8Array): Buffer {
+  return oneShotHash ? oneShotHash('sha256', data, 'buffer') : crypto.createHash('sha256').update(data).digest();
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(out: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[at++] = n;
+  return at;
+}
+
+// Tags (field number << 3 | wire type) of what wireFrom writes by hand.
+const RECORD_TIME = (1 << 3) | 1;
+const RECORD_WIRE = (10 << 3) | 2;
+const WIRE_MESSAGE = (6 << 3) | 2;
+const WIRE_BYTES = (7 << 3) | 0;
+const WIRE_PAYLOAD_BYTES = (8 << 3) | 0;
+const WIRE_PAYLOAD_HASH = (9 << 3) | 2;
 
 /** Batches go to the main thread at this size, or after FLUSH_MS. */
 const BATCH_BYTES = 64 * 1024;
@@ -39,11 +103,15 @@ const MAX_BODY_BYTES = 512;
 export class Tracer implements TraceRecorder {
   on = false;
   payloads = false;
-  private chunks: Uint8Array[] = [];
-  private size = 0;
+  private batch = Buffer.allocUnsafe(BATCH_BYTES);
+  private used = 0;
   private timer?: NodeJS.Timeout;
+  /** The record's host field, encoded once. */
+  private readonly hostField: Uint8Array;
 
-  constructor(private readonly hostName: string, private readonly sink: (records: Uint8Array) => void) {}
+  constructor(private readonly hostName: string, private readonly sink: (records: Uint8Array) => void) {
+    this.hostField = p2p.v1.TraceRecord.encode({ host: hostName }).finish();
+  }
 
   start(payloads: boolean): void {
     this.on = true;
@@ -63,22 +131,58 @@ export class Tracer implements TraceRecorder {
     const w = Writer.create().fork();
     p2p.v1.TraceRecord.encode({ timeMs: Date.now(), host: this.hostName, ...event }, w);
     const bytes = w.ldelim().finish();
-    this.chunks.push(bytes);
-    this.size += bytes.length;
-    if (this.size >= BATCH_BYTES) this.flush();
-    else this.timer ??= setTimeout(() => { this.timer = undefined; this.flush(); }, FLUSH_MS);
+    const at = this.reserve(bytes.length);
+    this.batch.set(bytes, at);
+    this.written(bytes.length);
   }
 
   wire(e: WireTrace): void {
     this.record({
       wire: {
-        transport: e.transport === 'udp' ? p2p.v1.WireEvent.Transport.UDP : p2p.v1.WireEvent.Transport.TCP,
-        direction: e.direction === 'in' ? p2p.v1.WireEvent.Direction.IN : p2p.v1.WireEvent.Direction.OUT,
-        local: e.local, remote: e.remote, messageType: e.messageType, message: e.message, wireBytes: e.wireBytes,
-        ...(e.elided ? { payloadBytes: e.elided.length, payloadSha256Prefix: createHash('sha256').update(e.elided).digest().subarray(0, 8) } : {}),
-        remotePeerId: e.remotePeerId, actor: e.actor,
+        ...wireEventHead(e), message: e.message, wireBytes: e.wireBytes,
+        ...(e.elided ? { payloadBytes: e.elided.length, payloadSha256Prefix: sha256(e.elided).subarray(0, SHORT_HASH_BYTES) } : {}),
       },
     });
+  }
+
+  wireFrom(template: WireTemplate, message: Uint8Array, wireBytes: number, elided?: Uint8Array): void {
+    if (!this.on) return;
+    // WireEvent: the template's fields, then message, wire_bytes and the left-out payload's size and hash.
+    const wireLength = template.fields.length
+      + (message.length ? 1 + varintSize(message.length) + message.length : 0)
+      + (wireBytes ? 1 + varintSize(wireBytes) : 0)
+      + (elided ? 1 + varintSize(elided.length) + 2 + SHORT_HASH_BYTES : 0);
+    const recordLength = 1 + 8 + this.hostField.length + 1 + varintSize(wireLength) + wireLength;
+    const total = varintSize(recordLength) + recordLength;
+    const start = this.reserve(total); // may start a new batch: take it after
+    const out = this.batch;
+    let at = writeVarint(out, start, recordLength);
+    out[at++] = RECORD_TIME;
+    at = out.writeDoubleLE(Date.now(), at);
+    out.set(this.hostField, at);
+    at += this.hostField.length;
+    out[at++] = RECORD_WIRE;
+    at = writeVarint(out, at, wireLength);
+    out.set(template.fields, at);
+    at += template.fields.length;
+    if (message.length) {
+      out[at++] = WIRE_MESSAGE;
+      at = writeVarint(out, at, message.length);
+      out.set(message, at);
+      at += message.length;
+    }
+    if (wireBytes) {
+      out[at++] = WIRE_BYTES;
+      at = writeVarint(out, at, wireBytes);
+    }
+    if (elided) {
+      out[at++] = WIRE_PAYLOAD_BYTES;
+      at = writeVarint(out, at, elided.length);
+      out[at++] = WIRE_PAYLOAD_HASH;
+      out[at++] = SHORT_HASH_BYTES;
+      out.set(sha256(elided).subarray(0, SHORT_HASH_BYTES), at);
+    }
+    this.written(total);
   }
 
   actor(from: string, to: string, type: string, bodyCase: string, body: Uint8Array, reply: boolean): void {
@@ -109,10 +213,27 @@ export class Tracer implements TraceRecorder {
     if (bytes.length > 0) this.sink(bytes);
   }
 
+  /** Where a record of `size` bytes goes in the batch (flushed first when it does not fit). */
+  private reserve(size: number): number {
+    if (this.used + size > this.batch.length) {
+      this.flush();
+      if (size > this.batch.length) this.batch = Buffer.allocUnsafe(size);
+    }
+    return this.used;
+  }
+
+  private written(size: number): void {
+    this.used += size;
+    if (this.used >= BATCH_BYTES) this.flush();
+    else this.timer ??= setTimeout(() => { this.timer = undefined; this.flush(); }, FLUSH_MS);
+  }
+
+  /** The batch so far; the next records go into a new buffer (this one is handed over). */
   private take(): Uint8Array {
-    const out = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    this.chunks = [];
-    this.size = 0;
-    return out ?? new Uint8Array(0);
+    if (this.used === 0) return new Uint8Array(0);
+    const out = this.batch.subarray(0, this.used);
+    this.batch = Buffer.allocUnsafe(BATCH_BYTES);
+    this.used = 0;
+    return out;
   }
 }

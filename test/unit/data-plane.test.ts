@@ -7,7 +7,7 @@ import { delimit, FrameDecoder } from '../../src/core/frame-codec';
 import { pickDuplicate, type PieceInFlight } from '../../src/core/picker';
 import { RateMeter } from '../../src/core/rate';
 import { SourceLimiter } from '../../src/core/source-limiter';
-import { blockFrameHead } from '../../src/actors/peer/block-frame';
+import { blockFrameHead, blockFrameWithoutData } from '../../src/actors/peer/block-frame';
 import { Traffic } from '../../src/actors/peer/traffic';
 
 describe('Block frame head', () => {
@@ -23,6 +23,15 @@ describe('Block frame head', () => {
         assert.equal(block.piece, piece);
         assert.deepEqual(Buffer.from(block.data ?? []), Buffer.from(data));
       }));
+  });
+
+  it('a traced block without its data is the PeerFrame protobufjs encodes without data, call after call', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.uint8Array({ maxLength: 300 }), fc.nat(), fc.nat()), { minLength: 1, maxLength: 5 }), (blocks) => {
+      for (const [contentId, piece, offset] of blocks) {
+        const reference = p2p.v1.PeerFrame.encode({ block: { contentId, piece, offset } }).finish();
+        assert.deepEqual(Buffer.from(blockFrameWithoutData(contentId, piece, offset)), Buffer.from(reference));
+      }
+    }));
   });
 });
 

@@ -12,6 +12,7 @@ import { p2p } from '../../src/gen/proto';
 import { readTraceRecords } from '../../src/trace/trace-file';
 import { ActorNames, describe as describeRecord, matches, toJson, toLine } from '../../src/trace/describe';
 import { P2P_BIN } from '../../src/cli/spawned';
+import { Tracer, wireTemplate, type WireTrace } from '../../src/runtime/tracer';
 
 const T0 = Date.UTC(2026, 0, 2, 3, 4, 5);
 const contentId = new Uint8Array(32).fill(0xab);
@@ -136,5 +137,34 @@ describe('trace files and the inspector', function () {
       for (const [i, v] of edits) copy[i] = v;
       readAll(copy);
     }), { numRuns: 300 });
+  });
+
+  it('writes a record from a template exactly as the generic path does, batch after batch', () => {
+    const wireEvent = fc.record({
+      transport: fc.constantFrom<'udp' | 'tcp'>('udp', 'tcp'),
+      direction: fc.constantFrom<'in' | 'out'>('in', 'out'),
+      local: fc.string(), remote: fc.string(),
+      messageType: fc.constantFrom<WireTrace['messageType']>('p2p.v1.TrackerPacket', 'p2p.v1.PeerFrame'),
+      // Some large enough that a dozen fill a batch or more.
+      message: fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 8000, maxLength: 30_000 })),
+      wireBytes: fc.nat(),
+      elided: fc.option(fc.uint8Array({ maxLength: 40_000 }), { nil: undefined }),
+      remotePeerId: fc.option(fc.uint8Array({ minLength: 1, maxLength: 20 }), { nil: undefined }),
+      actor: fc.option(fc.string(), { nil: undefined }),
+    });
+    fc.assert(fc.property(fc.array(wireEvent, { minLength: 1, maxLength: 12 }), fc.string(), (events, host) => {
+      const traceOf = (write: (t: Tracer, e: WireTrace) => void) => {
+        const batches: Uint8Array[] = [];
+        const tracer = new Tracer(host, (b) => batches.push(Uint8Array.from(b)));
+        tracer.start(false);
+        for (const e of events) write(tracer, e);
+        batches.push(tracer.stop());
+        return readTraceRecords(Buffer.concat(batches)).records.map((r) => ({ ...p2p.v1.TraceRecord.toObject(r), timeMs: 0 }));
+      };
+      const generic = traceOf((t, e) => t.wire(e));
+      const templated = traceOf((t, e) => t.wireFrom(wireTemplate(e), e.message, e.wireBytes, e.elided));
+      assert.equal(templated.length, events.length);
+      assert.deepEqual(templated, generic);
+    }), { numRuns: 200 });
   });
 });

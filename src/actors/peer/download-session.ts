@@ -111,6 +111,8 @@ class DownloadSessionActor {
   private manifest?: ManifestData;
   private have?: Bitfield;
   private readonly peers = new Map<string, PeerState>();
+  /** How many peers hold each piece, kept between picks: computed again only when the tracker's map changes. */
+  private availabilityCache?: Uint32Array;
   /** Piece -> the peers fetching it now. */
   private readonly inFlight = new Map<number, Set<string>>();
   private bytesInFlight = 0;
@@ -228,6 +230,7 @@ class DownloadSessionActor {
     for (const [idHex, peer] of this.peers) {
       if (!seen.has(idHex) && !peer.connection && !peer.dialing) this.peers.delete(idHex);
     }
+    this.availabilityCache = undefined;
   }
 
   /** Fetches the manifest from a random holder and checks it against the content id. */
@@ -388,7 +391,8 @@ class DownloadSessionActor {
     if (!this.have || !this.manifest || this.finished) return;
     const views: PeerView[] = [];
     for (const [peerId, p] of this.peers) views.push({ peerId, have: p.have });
-    const counts = this.props.policy === 'rarest' || this.props.policy === undefined ? availability(this.have.length, views) : undefined;
+    const rarest = this.props.policy === 'rarest' || this.props.policy === undefined;
+    const counts = rarest ? (this.availabilityCache ??= availability(this.have.length, views)) : undefined;
     const inFlight = new Set(this.inFlight.keys());
     const roomFor = (peer: PeerState) => peer.inFlight.size < this.slotsOf(peer) && this.bytesInFlight < MAX_BYTES_IN_FLIGHT;
     for (;;) {
@@ -533,6 +537,7 @@ class DownloadSessionActor {
     if (!peer || !this.have || piece >= peer.have.length || peer.have.has(piece)) return;
     peer.have.set(piece);
     peer.heard.add(piece);
+    if (this.availabilityCache) this.availabilityCache[piece]!++;
     if (!this.have.has(piece) && !this.inFlight.has(piece)) this.fill();
   }
 

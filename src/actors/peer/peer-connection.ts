@@ -12,11 +12,11 @@
 // SessionCommand (PieceAbandoned, PeerHas), TcpEndpointCommand.ConnectionClosed.
 import type * as net from 'node:net';
 import { p2p } from '../../gen/proto';
-import { defineBehavior, type ActorContext, type ActorRef, type Delivery } from '../../runtime';
-import { FrameDecoder, delimit, encodeVarint } from '../../core/frame-codec';
+import { defineBehavior, wireTemplate, type ActorContext, type ActorRef, type Delivery, type WireTemplate } from '../../runtime';
+import { FrameDecoder, delimit } from '../../core/frame-codec';
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
-import { blockFrameHead } from './block-frame';
+import { blockFrameHead, blockFrameWithoutData, delimitedSize } from './block-frame';
 import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
 import type { Traffic, UploadPriority } from './traffic';
 
@@ -143,6 +143,7 @@ class PeerConnectionActor {
   private paused = false;
   private closed = false;
   private helloTimer?: NodeJS.Timeout;
+  private traceTemplates?: { remoteId: Uint8Array; in: WireTemplate; out: WireTemplate };
 
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: PeerConnectionProps) {
     const resources = ctx.resource as ConnectionResources;
@@ -508,7 +509,7 @@ class PeerConnectionActor {
         return;
       }
       if (this.ctx.tracer.on) {
-        const wireBytes = bytes.length + encodeVarint(bytes.length).length;
+        const wireBytes = delimitedSize(bytes.length);
         if (frame.body === 'block') {
           const b = frame.block!;
           this.traceBlock('in', b.contentId ?? new Uint8Array(0), b.piece ?? 0, b.offset ?? 0, b.data ?? new Uint8Array(0), wireBytes);
@@ -572,12 +573,21 @@ class PeerConnectionActor {
 
   // ---- tracing ----
 
-  private traceFrame(direction: 'in' | 'out', message: Uint8Array, wireBytes: number, elided?: Uint8Array): void {
-    this.ctx.tracer.wire({
-      transport: 'tcp', direction, local: `${this.socket.localAddress}:${this.socket.localPort}`,
-      remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`, messageType: 'p2p.v1.PeerFrame', message, wireBytes,
-      elided, remotePeerId: this.remoteId.length > 1 ? this.remoteId : undefined, actor: this.ctx.self.id,
-    });
+  /** What every record of this connection in one direction shares, encoded once (again after the hello). */
+  private templateFor(direction: 'in' | 'out'): WireTemplate {
+    if (this.traceTemplates?.remoteId !== this.remoteId) {
+      const of = (d: 'in' | 'out') => wireTemplate({
+        transport: 'tcp', direction: d, local: `${this.socket.localAddress}:${this.socket.localPort}`,
+        remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`, messageType: 'p2p.v1.PeerFrame',
+        remotePeerId: this.remoteId.length > 1 ? this.remoteId : undefined, actor: this.ctx.self.id,
+      });
+      this.traceTemplates = { remoteId: this.remoteId, in: of('in'), out: of('out') };
+    }
+    return this.traceTemplates[direction];
+  }
+
+  private traceFrame(direction: 'in' | 'out', message: Uint8Array, wireBytes: number): void {
+    this.ctx.tracer.wireFrom(this.templateFor(direction), message, wireBytes);
   }
 
   /** A Block frame, its data recorded whole only with --trace-payloads. */
@@ -585,7 +595,7 @@ class PeerConnectionActor {
     if (this.ctx.tracer.payloads) {
       this.traceFrame(direction, p2p.v1.PeerFrame.encode({ block: { contentId, piece, offset, data } }).finish(), wireBytes);
     } else {
-      this.traceFrame(direction, p2p.v1.PeerFrame.encode({ block: { contentId, piece, offset } }).finish(), wireBytes, data);
+      this.ctx.tracer.wireFrom(this.templateFor(direction), blockFrameWithoutData(contentId, piece, offset), wireBytes, data);
     }
   }
 
