@@ -18,6 +18,7 @@ import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
 import { blockFrameHead, blockFrameWithoutData, delimitedSize } from './block-frame';
 import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
+import { ServingWindows, type ServingWindow } from './serving-windows';
 import type { Traffic, UploadPriority } from './traffic';
 
 type Command = p2p.v1.ConnectionCommand.$Properties;
@@ -130,7 +131,7 @@ class PeerConnectionActor {
   private readonly queuedPerPiece = new Map<string, number>();
   /** Pieces refused as busy, until when: the other blocks of the same burst are refused too. */
   private readonly refusedPieces = new Map<string, number>();
-  private readonly windows = new Map<string, Promise<p2p.v1.BlockData.$Properties>>();
+  private readonly windows = new ServingWindows(CACHED_WINDOWS);
   private readonly servePriority = new Map<string, UploadPriority>();
   /** Per file served: its piece count and whether we are its original seed (asked of the store once). */
   private readonly servedFiles = new Map<string, Promise<{ pieceCount: number; seeding: boolean }>>();
@@ -304,8 +305,7 @@ class PeerConnectionActor {
     this.countQueued(request, 1);
     if (this.traffic.uploadLimited) void this.fileInfo(request);
     // Read ahead: the store reads this block's window while earlier ones are sent.
-    const start = windowStartOf(request);
-    void this.readWindow(request.contentId, request.idHex, request.piece, start, windowLengthOf(request, start));
+    this.windowOf(request);
     if (!this.serving) void this.serve();
   }
 
@@ -323,32 +323,43 @@ class PeerConnectionActor {
     try {
       while (!this.closed && this.serveQueue.length > 0) {
         const r = this.takeNextRequest();
-        const window = await this.windowFor(r);
-        if (this.closed) return;
-        const at = r.offset - window.start;
-        if (window.error || at + r.length > window.data.length) {
-          this.reject(r, window.error || 'outside the piece');
-          continue;
+        const window = this.windowOf(r);
+        this.windows.hold(window); // its buffer must not go back to the pool while this turn uses it
+        try {
+          await this.serveBlock(r, window);
+        } finally {
+          this.windows.release(window);
         }
-        if (this.traffic.uploadLimited) {
-          const ranked = this.servePriority.get(pieceKeyOf(r.idHex, r.piece));
-          if (ranked && ranked.rank > 0 && await this.refuseSecondCopy(r, ranked.rank)) continue;
-          const priority = this.priorityOf(r) ?? { rank: 0, requestedAt: Date.now() };
-          await this.traffic.whenCanSend(r.length, priority);
-          if (this.closed) return;
-        }
-        this.corkUntilNextTick();
-        const head = blockFrameHead(r.contentId, r.piece, r.offset, r.length);
-        const data = window.data.subarray(at, at + r.length);
-        this.socket.write(head);
-        this.socket.write(data);
-        if (this.ctx.tracer.on) this.traceBlock('out', r.contentId, r.piece, r.offset, data, head.length + data.length);
-        this.traffic.sent(r.length);
         if (this.socket.writableLength > SEND_HIGH_WATER) await this.drained();
       }
     } finally {
       this.serving = false;
     }
+  }
+
+  private async serveBlock(r: ServeRequest, window: ServingWindow): Promise<void> {
+    const read = await window.read;
+    if (this.closed) return;
+    const at = r.offset - windowStartOf(r);
+    if (read.error || !read.data || at + r.length > read.data.length) {
+      this.reject(r, read.error || 'outside the piece');
+      return;
+    }
+    if (this.traffic.uploadLimited) {
+      const ranked = this.servePriority.get(pieceKeyOf(r.idHex, r.piece));
+      if (ranked && ranked.rank > 0 && await this.refuseSecondCopy(r, ranked.rank)) return;
+      const priority = this.priorityOf(r) ?? { rank: 0, requestedAt: Date.now() };
+      await this.traffic.whenCanSend(r.length, priority);
+      if (this.closed) return;
+    }
+    this.corkUntilNextTick();
+    const head = blockFrameHead(r.contentId, r.piece, r.offset, r.length);
+    const data = read.data.subarray(at, at + r.length);
+    this.socket.write(head);
+    this.windows.hold(window); // until the socket has written the data
+    this.socket.write(data, () => this.windows.release(window));
+    if (this.ctx.tracer.on) this.traceBlock('out', r.contentId, r.piece, r.offset, data, head.length + data.length);
+    this.traffic.sent(r.length);
   }
 
   /**
@@ -454,23 +465,12 @@ class PeerConnectionActor {
     });
   }
 
-  /** The window of the piece that holds request `r`, read once and shared by its blocks. */
-  private async windowFor(r: ServeRequest): Promise<{ start: number; data: Uint8Array; error: string }> {
+  /** The window of the piece that holds request `r`, read once (ahead of its turn) and shared by its blocks. */
+  private windowOf(r: ServeRequest): ServingWindow {
     const start = windowStartOf(r);
-    const reply = await this.readWindow(r.contentId, r.idHex, r.piece, start, windowLengthOf(r, start));
-    return { start, data: reply.data ?? new Uint8Array(0), error: reply.error ?? '' };
-  }
-
-  private readWindow(contentId: Uint8Array, idHex: string, piece: number, offset: number, length: number): Promise<p2p.v1.BlockData.$Properties> {
-    const key = `${idHex}:${piece}:${offset}:${length}`;
-    let read = this.windows.get(key);
-    if (!read) {
-      read = this.ctx.ask(this.props.store, { readBlock: { contentId, piece, offset, length } }, p2p.v1.BlockData, STORE_TIMEOUT_MS)
-        .catch((err: Error): p2p.v1.BlockData.$Properties => ({ error: err.message }));
-      this.windows.set(key, read);
-      if (this.windows.size > CACHED_WINDOWS) this.windows.delete(this.windows.keys().next().value!);
-    }
-    return read;
+    const length = windowLengthOf(r, start);
+    return this.windows.get(`${r.idHex}:${r.piece}:${start}:${length}`, () => this.ctx.ask(this.props.store,
+      { readBlock: { contentId: r.contentId, piece: r.piece, offset: start, length } }, p2p.v1.BlockData, STORE_TIMEOUT_MS));
   }
 
   private async serveManifest(contentId: Uint8Array): Promise<void> {

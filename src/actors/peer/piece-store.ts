@@ -21,7 +21,7 @@ import {
   BLOCK_SIZE, choosePieceSize, contentId, pieceCount, pieceLength, validateManifest, type ManifestData,
 } from '../../core/manifest';
 import type { HashResult, HashTask } from './hash-job';
-import { givePieceBuffer } from './piece-buffers';
+import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
 
 type Command = p2p.v1.StoreCommand.$Properties;
 type SessionCommand = p2p.v1.SessionCommand.$Properties;
@@ -174,9 +174,13 @@ class PieceStoreActor {
     if (length <= 0 || length > MAX_READ) return fail(`block ${offset}+${r.length ?? 0} is outside piece ${piece}`);
     try {
       const handle = await this.handleOf(f);
-      const data = Buffer.allocUnsafeSlow(length);
+      // From the pool: the connection that asked gives it back once its blocks are sent.
+      const data = takePieceBuffer(length);
       const { bytesRead } = await handle.read(data, 0, length, piece * f.manifest.pieceSize + offset);
-      if (bytesRead !== length) return fail(`short read of ${f.manifest.name}`);
+      if (bytesRead !== length) {
+        givePieceBuffer(data);
+        return fail(`short read of ${f.manifest.name}`);
+      }
       d.reply(p2p.v1.BlockData, { data });
     } catch (err) {
       fail(`cannot read ${f.manifest.name}: ${(err as Error).message}`);
