@@ -59,7 +59,12 @@ export class FrameDecoder {
     return this.buffered;
   }
 
-  push(chunk: Uint8Array): Uint8Array[] {
+  /**
+   * The frames `chunk` completes. A `transient` chunk is reused by its owner
+   * after this call: what is left of it is copied, and the frames returned
+   * may be views into it, valid only until then.
+   */
+  push(chunk: Uint8Array, transient = false): Uint8Array[] {
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -75,6 +80,8 @@ export class FrameDecoder {
       frames.push(this.take(this.expected));
       this.expected = -1;
     }
+    const last = this.chunks.length - 1;
+    if (transient && last >= 0 && this.chunks[last]!.buffer === chunk.buffer) this.chunks[last] = Uint8Array.from(this.chunks[last]!);
     return frames;
   }
 

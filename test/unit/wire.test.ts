@@ -37,6 +37,27 @@ describe('frame decoder', () => {
       }));
   });
 
+  it('decodes a stream read into one reused buffer (transient chunks), each frame used before the next read', () => {
+    fc.assert(fc.property(
+      fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 20 }),
+      fc.array(fc.integer({ min: 0, max: 100_000 }), { maxLength: 30 }),
+      (bodies, cuts) => {
+        const bytes = concat(bodies.map(delimit));
+        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const d = new FrameDecoder(1000);
+        const readBuffer = new Uint8Array(bytes.length + 1);
+        const out: Buffer[] = [];
+        let at = 0;
+        for (const p of [...points, bytes.length]) {
+          readBuffer.set(bytes.subarray(at, p));
+          out.push(...d.push(readBuffer.subarray(0, p - at), true).map((f) => Buffer.from(f))); // used now...
+          readBuffer.fill(0xee); // ...and the buffer is overwritten by the next read
+          at = p;
+        }
+        assert.deepEqual(out, bodies.map((b) => Buffer.from(b)));
+      }));
+  });
+
   it('refuses an oversized frame from its length prefix, before its body arrives', () => {
     const d = new FrameDecoder(1024);
     assert.throws(() => d.push(encodeVarint(1025)), (err: unknown) => err instanceof FrameTooLargeError && err.announced === 1025);

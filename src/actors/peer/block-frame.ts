@@ -29,6 +29,11 @@ export function blockFrameWithoutData(contentId: Uint8Array, piece: number, offs
 
 const traceWriter = Writer.create();
 
+/** Whether a PeerFrame's bytes begin with a Block (the only frame sent in bulk). */
+export function startsAsBlockFrame(frame: Uint8Array): boolean {
+  return frame[0] === PEER_FRAME_BLOCK;
+}
+
 /** Bytes on the wire of a frame of this many bytes, with its length prefix. */
 export function delimitedSize(frameLength: number): number {
   return varintSize(frameLength) + frameLength;

@@ -16,9 +16,10 @@ import { defineBehavior, wireTemplate, type ActorContext, type ActorRef, type De
 import { FrameDecoder, delimit } from '../../core/frame-codec';
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
-import { blockFrameHead, blockFrameWithoutData, delimitedSize } from './block-frame';
+import { blockFrameHead, blockFrameWithoutData, delimitedSize, startsAsBlockFrame } from './block-frame';
 import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
 import { ServingWindows, type ServingWindow } from './serving-windows';
+import type { SocketReader } from './socket-reader';
 import type { Traffic, UploadPriority } from './traffic';
 
 type Command = p2p.v1.ConnectionCommand.$Properties;
@@ -36,6 +37,8 @@ export interface PeerConnectionProps {
 export interface ConnectionResources {
   socket: net.Socket;
   traffic: Traffic;
+  /** How a dialed socket's bytes arrive (into a shared buffer); without it, 'data' events. */
+  reader?: SocketReader;
 }
 
 export const PROTOCOL_VERSION = 1;
@@ -146,15 +149,19 @@ class PeerConnectionActor {
   private helloTimer?: NodeJS.Timeout;
   private traceTemplates?: { remoteId: Uint8Array; in: WireTemplate; out: WireTemplate };
 
+  private readonly reader?: SocketReader;
+
   constructor(private readonly ctx: ActorContext<Command>, private readonly props: PeerConnectionProps) {
     const resources = ctx.resource as ConnectionResources;
     this.socket = resources.socket;
     this.traffic = resources.traffic;
+    this.reader = resources.reader;
   }
 
   started(): void {
     this.socket.setNoDelay(true);
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (this.reader) this.reader.attach((chunk, transient) => this.onData(chunk, transient));
+    else this.socket.on('data', (chunk: Buffer) => this.onData(chunk, false));
     this.socket.on('error', () => undefined); // 'close' follows and does the cleanup
     this.socket.on('close', () => this.close('connection closed'));
     this.helloTimer = setTimeout(() => this.close('no hello from the remote peer'), HELLO_TIMEOUT_MS);
@@ -484,7 +491,9 @@ class PeerConnectionActor {
 
   // ---- the wire ----
 
-  private onData(chunk: Buffer): void {
+  /** Bytes from the socket; `transient` ones are only valid during this call, and what is kept is copied. */
+  private onData(chunk: Uint8Array, transient: boolean): void {
+    if (this.closed) return;
     const pauseMs = this.traffic.received(chunk.length);
     if (pauseMs > 0 && !this.paused) {
       // Over the download limit: stop reading; TCP tells the sender to wait.
@@ -494,15 +503,19 @@ class PeerConnectionActor {
     }
     let frames: Uint8Array[];
     try {
-      frames = this.decoder.push(chunk);
+      frames = this.decoder.push(chunk, transient);
     } catch (err) {
       this.fatal(`bad framing: ${(err as Error).message}`);
       return;
     }
-    for (const bytes of frames) {
+    for (let bytes of frames) {
+      // A Block is used at once (its data copied into the piece); any other
+      // frame may be kept (a peer id, a request's content id), so it is copied.
+      if (transient && !startsAsBlockFrame(bytes)) bytes = Uint8Array.from(bytes);
       let frame: p2p.v1.PeerFrame;
       try {
         frame = p2p.v1.PeerFrame.decode(bytes);
+        if (transient && frame.body !== 'block' && startsAsBlockFrame(bytes)) frame = p2p.v1.PeerFrame.decode(Uint8Array.from(bytes));
       } catch (err) {
         if (this.ctx.tracer.on) this.traceFrame('in', bytes.subarray(0, 1024), bytes.length);
         this.fatal(`undecodable frame: ${(err as Error).message}`);

@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, type ActorContext, type ActorRef, type Delivery } from '../../runtime';
 import type { ConnectionResources, PeerConnectionProps } from './peer-connection';
+import { SocketReader } from './socket-reader';
 import type { PiecePolicy } from '../../core/picker';
 import { Traffic } from './traffic';
 
@@ -111,9 +112,12 @@ class TcpEndpointActor {
     let connection = this.outgoing.get(key);
     if (!connection) {
       connection = new Promise<ConnectionRef>((resolve, reject) => {
-        const socket = net.connect({ host: ip, port });
+        const reader = new SocketReader();
+        const socket: net.Socket = net.connect({
+          host: ip, port, onread: reader.options(() => socket.destroy(new Error('too much data before the connection started'))),
+        });
         const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${DIAL_TIMEOUT_MS} ms`)), DIAL_TIMEOUT_MS);
-        socket.once('connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(this.adopt(socket, key)); });
+        socket.once('connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(this.adopt(socket, key, reader)); });
         socket.once('error', (err) => { clearTimeout(timer); reject(err); });
       });
       this.outgoing.set(key, connection);
@@ -122,9 +126,9 @@ class TcpEndpointActor {
     return connection;
   }
 
-  private adopt(socket: net.Socket, key: string): ConnectionRef {
+  private adopt(socket: net.Socket, key: string, reader?: SocketReader): ConnectionRef {
     const props: PeerConnectionProps = { peerIdHex: this.props.peerIdHex, store: this.props.store, endpoint: this.ctx.self, key };
-    const resource: ConnectionResources = { socket, traffic: this.traffic };
+    const resource: ConnectionResources = { socket, traffic: this.traffic, reader };
     const connection = this.ctx.spawn<p2p.v1.ConnectionCommand.$Properties, PeerConnectionProps>('peer.PeerConnection', props, { resource });
     this.connections.set(key, connection);
     return connection;
