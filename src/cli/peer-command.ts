@@ -26,7 +26,7 @@ export const PEER_USAGE = `usage: p2p peer [--tracker HOST:PORT] [--ip OWN_IP] [
   --announce-ms N      announce interval in milliseconds (default: 3000, as the seed says)
   --trace FILE         record every message (wire and between actors) into FILE; "-" prints
                        them decoded (NDJSON) on standard error. Read a trace with p2p inspect FILE
-  --trace-payloads     record block data too (by default: its length and a short hash)
+  --trace-payloads     record block data too (by default: its length and CRC-32)
 
 After start-up the peer reads commands at the "> " prompt, from a terminal or a pipe:
   !baixar [NAME] | !download [NAME]   download NAME, or every file in the network this peer lacks

@@ -4,7 +4,7 @@
 // batch that goes to the main thread, which writes the trace. A connection
 // traces a record per block; those are written from a template (the fields
 // that never change on one connection, encoded once) straight into the batch.
-import * as crypto from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { Writer } from 'protobufjs/minimal';
 import { p2p } from '../gen/proto';
 
@@ -17,7 +17,7 @@ export interface WireTrace {
   /** The message's bytes (block data left out by the caller, see payloadOf). */
   message: Uint8Array;
   wireBytes: number;
-  /** Block data that was left out of `message`: recorded as length and short hash. */
+  /** Block data that was left out of `message`: recorded as its length and CRC-32. */
   elided?: Uint8Array;
   remotePeerId?: Uint8Array;
   actor?: string;
@@ -59,15 +59,6 @@ export function emptied(w: Writer): Writer {
   return w;
 }
 
-/** Bytes of the short hash recorded for left-out block data: the start of its SHA-256. */
-const SHORT_HASH_BYTES = 8;
-// One call instead of a Hash object per block, where this Node has it (20.12 and later).
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
-
-function sha256(data: Uint8Array): Buffer {
-  return oneShotHash ? oneShotHash('sha256', data, 'buffer') : crypto.createHash('sha256').update(data).digest();
-}
-
 function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
@@ -92,7 +83,7 @@ const RECORD_WIRE = (10 << 3) | 2;
 const WIRE_MESSAGE = (6 << 3) | 2;
 const WIRE_BYTES = (7 << 3) | 0;
 const WIRE_PAYLOAD_BYTES = (8 << 3) | 0;
-const WIRE_PAYLOAD_HASH = (9 << 3) | 2;
+const WIRE_PAYLOAD_CRC32 = (12 << 3) | 5;
 
 /** Batches go to the main thread at this size, or after FLUSH_MS. */
 const BATCH_BYTES = 64 * 1024;
@@ -140,7 +131,7 @@ export class Tracer implements TraceRecorder {
     this.record({
       wire: {
         ...wireEventHead(e), message: e.message, wireBytes: e.wireBytes,
-        ...(e.elided ? { payloadBytes: e.elided.length, payloadSha256Prefix: sha256(e.elided).subarray(0, SHORT_HASH_BYTES) } : {}),
+        ...(e.elided ? { payloadBytes: e.elided.length, payloadCrc32: crc32(e.elided) } : {}),
       },
     });
   }
@@ -151,7 +142,7 @@ export class Tracer implements TraceRecorder {
     const wireLength = template.fields.length
       + (message.length ? 1 + varintSize(message.length) + message.length : 0)
       + (wireBytes ? 1 + varintSize(wireBytes) : 0)
-      + (elided ? 1 + varintSize(elided.length) + 2 + SHORT_HASH_BYTES : 0);
+      + (elided ? 1 + varintSize(elided.length) + 1 + 4 : 0);
     const recordLength = 1 + 8 + this.hostField.length + 1 + varintSize(wireLength) + wireLength;
     const total = varintSize(recordLength) + recordLength;
     const start = this.reserve(total); // may start a new batch: take it after
@@ -178,9 +169,8 @@ export class Tracer implements TraceRecorder {
     if (elided) {
       out[at++] = WIRE_PAYLOAD_BYTES;
       at = writeVarint(out, at, elided.length);
-      out[at++] = WIRE_PAYLOAD_HASH;
-      out[at++] = SHORT_HASH_BYTES;
-      out.set(sha256(elided).subarray(0, SHORT_HASH_BYTES), at);
+      out[at++] = WIRE_PAYLOAD_CRC32;
+      out.writeUInt32LE(crc32(elided), at);
     }
     this.written(total);
   }

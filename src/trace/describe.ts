@@ -73,6 +73,12 @@ function shorten(value: unknown): unknown {
 
 const shortType = (t: string) => t.replace(/^p2p\.v1\./, '');
 
+/** A left-out payload's checksum: CRC-32, or (in older traces) the start of its SHA-256. */
+function shortHash(w: p2p.v1.WireEvent.$Properties): string {
+  if (w.payloadSha256Prefix?.length) return `sha256 ${hex(w.payloadSha256Prefix)}...`;
+  return `crc32 ${(w.payloadCrc32 ?? 0).toString(16).padStart(8, '0')}`;
+}
+
 export function describe(record: p2p.v1.TraceRecord): Described {
   const timeMs = record.timeMs ?? 0;
   const date = new Date(timeMs);
@@ -81,7 +87,7 @@ export function describe(record: p2p.v1.TraceRecord): Described {
   if (record.wire) {
     const w = record.wire;
     const { bodyCase, fields } = decodeMessage(w.messageType ?? '', w.message);
-    if (w.payloadBytes) fields.data = `<${w.payloadBytes} bytes, sha256 ${hex(w.payloadSha256Prefix ?? new Uint8Array(0))}...>`;
+    if (w.payloadBytes) fields.data = `<${w.payloadBytes} bytes, ${shortHash(w)}>`;
     return { ...base, kind: 'wire', label: `${shortType(w.messageType ?? '?')}${bodyCase ? `.${bodyCase}` : ''}`, fields };
   }
   if (record.actor) {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { killAll, makeDirs, removeScratch, startP2p, startPeer, startTracker } from '../helpers/processes';
 import { readTraceRecords } from '../../src/trace/trace-file';
 import { describe as describeRecord } from '../../src/trace/describe';
@@ -41,7 +42,8 @@ describe('tracing (spawned bin/p2p.js)', function () {
 
   it('records the whole seed flow in order, and protoc decodes the captured wire messages', async () => {
     const dirs = makeDirs('seed', 'leech', 'full', 'out');
-    fs.writeFileSync(path.join(dirs.seed!, 'f.bin'), randomBytes(600_000));
+    const file = randomBytes(600_000);
+    fs.writeFileSync(path.join(dirs.seed!, 'f.bin'), file);
     const trackerTrace = path.join(dirs.out!, 'tracker.trace');
     const leechTrace = path.join(dirs.out!, 'leech.trace');
     const tracker = await startTracker(['--trace', trackerTrace]);
@@ -64,12 +66,18 @@ describe('tracing (spawned bin/p2p.js)', function () {
     ];
     for (const s of steps) assert.ok(s >= 0, `a step is missing: ${JSON.stringify(steps)}\n${labels.map((l) => l.label).join('\n')}`);
     for (let i = 1; i < steps.length; i++) assert.ok(steps[i - 1]! < steps[i]!, `steps out of order: ${JSON.stringify(steps)}`);
+    const manifest = PeerFrame.decode(labels.find((l) => l.label === 'PeerFrame.manifestResponse')!.record.wire!.message!).manifestResponse!.manifest!;
+    const seedBlockData = (l: (typeof labels)[number]) => {
+      const b = PeerFrame.decode(l.record.wire!.message!).block!;
+      const start = (b.piece ?? 0) * manifest.pieceSize! + (b.offset ?? 0);
+      return file.subarray(start, start + l.record.wire!.payloadBytes!);
+    };
     const blocks = labels.filter((l) => l.label === 'PeerFrame.block');
     assert.equal(blocks.length, Math.ceil(600_000 / 16384));
     assert.ok(labels.findIndex((l) => l.label === 'TrackerPacket.leaveRequest') > labels.lastIndexOf(blocks[blocks.length - 1]!));
     for (const b of blocks) {
       assert.ok(b.record.wire!.payloadBytes! > 0, 'block data is recorded as its length...');
-      assert.equal(b.record.wire!.payloadSha256Prefix!.length, 8, '...and a short hash');
+      assert.equal(b.record.wire!.payloadCrc32, crc32(seedBlockData(b)), '...and its CRC-32');
       assert.ok(b.record.wire!.message!.length < 100, 'not the bytes themselves');
     }
     // With --trace-payloads, a second leecher's trace holds the block data itself.

@@ -40,7 +40,7 @@ const KNOWN: p2p.v1.TraceRecord.$Properties[] = [
     timeMs: T0 + 25, host: 'net', wire: {
       transport: Transport.TCP, direction: Direction.IN, local: '127.0.0.1:1000', remote: '127.0.0.1:2000', messageType: 'p2p.v1.PeerFrame',
       message: p2p.v1.PeerFrame.encode({ block: { contentId, piece: 3, offset: 16384 } }).finish(),
-      wireBytes: 16429, payloadBytes: 16384, payloadSha256Prefix: Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]), remotePeerId: peerId, actor: '1.7',
+      wireBytes: 16429, payloadBytes: 16384, payloadCrc32: 0x0badf00d, remotePeerId: peerId, actor: '1.7',
     },
   },
   { timeMs: T0 + 30, host: 'store', actor: { from: '1.7', to: '2.1', type: 'p2p.v1.StoreCommand', bodyCase: 'writePiece', bytes: 262_200 } },
@@ -52,7 +52,7 @@ const EXPECTED_LINES = [
   '03:04:05.002 net      spawned peer.PeerConnection(1.7)',
   '03:04:05.010 net      UDP out 0.0.0.0:5000 -> 127.0.0.1:9090  TrackerPacket.connectRequest protocolVersion=1 (8 B)',
   `03:04:05.020 net      TCP out 127.0.0.1:1000 -> 127.0.0.1:2000 peer 11111111  PeerFrame.blockRequest contentId=${'ab'.repeat(32)} piece=3 offset=16384 length=16384 (44 B)`,
-  `03:04:05.025 net      TCP in  127.0.0.1:2000 -> 127.0.0.1:1000 peer 11111111  PeerFrame.block contentId=${'ab'.repeat(32)} piece=3 offset=16384 data=<16384 bytes, sha256 0102030405060708...> (16429 B)`,
+  `03:04:05.025 net      TCP in  127.0.0.1:2000 -> 127.0.0.1:1000 peer 11111111  PeerFrame.block contentId=${'ab'.repeat(32)} piece=3 offset=16384 data=<16384 bytes, crc32 0badf00d> (16429 B)`,
   '03:04:05.030 store    actor peer.PeerConnection(1.7) -> peer.PieceStore(2.1)  StoreCommand.writePiece  (262200 B)',
 ];
 
