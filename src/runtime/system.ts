@@ -6,7 +6,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
-import { HostRuntime, type HostStats } from './host';
+import type { HostRuntime, HostStats } from './host';
 import { loadCatalog, type HostControl, type HostWorkerData } from './catalog';
 import type { ActorRef, MessageClass, SpawnOptions } from './types';
 import type { Tracer } from './tracer';
@@ -45,8 +45,12 @@ export class ActorSystem {
       worker.on('error', (err) => main.log(`[runtime] host ${hostNames[i + 1]} failed: ${err.stack ?? err.message}`));
       return { worker, control: Comlink.wrap<HostControl>(nodeEndpoint(worker)), exited };
     });
+    // Only now the host runtime (and with it the generated protobuf code), so
+    // nothing this thread loads delays the workers' start.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { HostRuntime: Host } = require('./host') as typeof import('./host');
     const { registry, behaviors } = loadCatalog(options.protocolModule, options.catalogModules);
-    const main = new HostRuntime(0, hostNames, registry, behaviors, options.log);
+    const main = new Host(0, hostNames, registry, behaviors, options.log);
     // Join every pair of hosts with a channel of their own.
     const joins: Promise<void>[] = [];
     for (let a = 0; a < hostNames.length; a++) {

@@ -15,15 +15,16 @@
 // stays on the main thread, so a busy swarm never slows typing.
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { p2p } from '../../gen/proto';
-import { ActorSystem, type ActorRef } from '../../runtime';
+import type { p2p } from '../../gen/proto';
+import type { ActorRef } from '../../runtime';
+import { ActorSystem } from '../../runtime/system';
 import type { PiecePolicy } from '../../core/picker';
 import type { HeartbeatProps } from './heartbeat';
 import type { PieceStoreProps } from './piece-store';
 import type { ReplConsole, ReplProps } from './repl';
 import type { TcpEndpointProps } from './tcp-endpoint';
 import type { TrackerClientProps } from './tracker-client';
-import { startTracing, type TraceSession } from '../../trace/trace-session';
+import type { TraceSession } from '../../trace/trace-session';
 
 export const PEER_HOSTS = ['swarm'] as const;
 export const ANNOUNCE_INTERVAL_MS = 3000;
@@ -70,12 +71,17 @@ export function runtimePaths(): { protocolModule: string; catalogModules: string
 /** Starts the peer; `onReady` runs once it listens, before the REPL shows its prompt. */
 export async function startPeer(options: PeerOptions, console: ReplConsole,
   onReady: (peer: { peerIdHex: string; port: number }) => void = () => undefined): Promise<RunningPeer> {
+  // The system first: its worker boots while this thread loads the rest.
   const system = await ActorSystem.start({ hosts: [...PEER_HOSTS], ...runtimePaths(), log: options.log });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { p2p: pb } = require('../../gen/proto') as typeof import('../../gen/proto'); // loaded by the system by now
   let trace: TraceSession | undefined;
   const peerIdHex = randomBytes(16).toString('hex');
   const startTrace = async (target: string, payloads: boolean) => {
     await trace?.stop();
     trace = undefined;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startTracing } = require('../../trace/trace-session') as typeof import('../../trace/trace-session');
     trace = await startTracing(system, target, payloads, { role: 'peer', peerId: Buffer.from(peerIdHex, 'hex'), version: PACKAGE_VERSION });
   };
   const stopTrace = async () => {
@@ -97,7 +103,7 @@ export async function startPeer(options: PeerOptions, console: ReplConsole,
       bindHost: options.bindHost ?? options.ownIp, port: options.port, peerIdHex, store,
       maxUpBytesPerSec: options.maxUpBytesPerSec ?? 0, maxDownBytesPerSec: options.maxDownBytesPerSec ?? 0, policy: options.policy,
     }, { host: 'swarm' });
-    const address = await system.ask(endpoint, { getAddress: {} }, p2p.v1.EndpointAddress, 10_000);
+    const address = await system.ask(endpoint, { getAddress: {} }, pb.v1.EndpointAddress, 10_000);
     if (!address.port) {
       throw new Error(`${address.error || 'cannot listen for peers'}` +
         (options.bindHost ? '' : ' (if OWN_IP is not an address of this machine, e.g. behind NAT, add --bind 0.0.0.0)'));
