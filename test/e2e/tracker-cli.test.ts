@@ -17,7 +17,8 @@ describe('p2p tracker (spawned bin/p2p.js)', function () {
       client.close();
     }
     proc.kill('SIGTERM');
-    assert.equal(await proc.exited, 0);
+    const code = await proc.exited;
+    assert.equal(code, 0, `exit ${code ?? proc.child.signalCode}; last lines:\n${proc.tail()}`);
   }
 
   it('listens where the flags say and stops cleanly on SIGTERM', async () => {

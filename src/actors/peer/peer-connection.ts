@@ -18,7 +18,7 @@ import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
 import { blockFrameHead, blockFrameWithoutData, delimitedSize, startsAsBlockFrame } from './block-frame';
 import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
-import { ServingWindows, type ServingWindow } from './serving-windows';
+import { ServingWindows, type ServingWindow, type WindowRead } from './serving-windows';
 import type { SocketReader } from './socket-reader';
 import type { Traffic, UploadPriority } from './traffic';
 
@@ -93,6 +93,9 @@ interface ServeRequest {
   piece: number;
   offset: number;
   length: number;
+  /** pieceKeyOf(idHex, piece), and the key of the window that holds the block: made once per request. */
+  pieceKey: string;
+  windowKey?: string;
 }
 
 export const PeerConnection = defineBehavior<Command, PeerConnectionProps>({
@@ -290,7 +293,9 @@ class PeerConnectionActor {
 
   private onBlockRequest(r: p2p.v1.BlockRequest.$Properties): void {
     const contentId = r.contentId ?? new Uint8Array(0);
-    const request: ServeRequest = { contentId, idHex: this.idHexOf(contentId), piece: r.piece ?? 0, offset: r.offset ?? 0, length: r.length ?? 0 };
+    const idHex = this.idHexOf(contentId);
+    const piece = r.piece ?? 0;
+    const request: ServeRequest = { contentId, idHex, piece, offset: r.offset ?? 0, length: r.length ?? 0, pieceKey: pieceKeyOf(idHex, piece) };
     if (request.length === 0 || request.length > MAX_REQUEST_BYTES) {
       this.send({ blockRejected: { ...request, reason: `blocks are 1 to ${MAX_REQUEST_BYTES} bytes` } });
       return;
@@ -299,7 +304,7 @@ class PeerConnectionActor {
       this.fatal(`more than ${MAX_SERVING} block requests pending`);
       return;
     }
-    const pieceKey = pieceKeyOf(request.idHex, request.piece);
+    const pieceKey = request.pieceKey;
     if (this.traffic.uploadLimited && !this.queuedPerPiece.has(pieceKey) && this.refusesForBacklog(pieceKey)) {
       this.reject(request, `${BUSY_REASON}: my upload is full; ask another peer, or me again soon`);
       return;
@@ -331,11 +336,16 @@ class PeerConnectionActor {
       while (!this.closed && this.serveQueue.length > 0) {
         const r = this.takeNextRequest();
         const window = this.windowOf(r);
-        this.windows.hold(window); // its buffer must not go back to the pool while this turn uses it
-        try {
-          await this.serveBlock(r, window);
-        } finally {
-          this.windows.release(window);
+        const read = window.ready;
+        if (read && !this.traffic.uploadLimited) {
+          this.sendBlock(r, window, read); // read and nothing to wait for: no turn of the event loop per block
+        } else {
+          this.windows.hold(window); // its buffer must not go back to the pool while this turn waits
+          try {
+            await this.serveBlock(r, window);
+          } finally {
+            this.windows.release(window);
+          }
         }
         if (this.socket.writableLength > SEND_HIGH_WATER) await this.drained();
       }
@@ -347,21 +357,32 @@ class PeerConnectionActor {
   private async serveBlock(r: ServeRequest, window: ServingWindow): Promise<void> {
     const read = await window.read;
     if (this.closed) return;
-    const at = r.offset - windowStartOf(r);
-    if (read.error || !read.data || at + r.length > read.data.length) {
-      this.reject(r, read.error || 'outside the piece');
-      return;
-    }
-    if (this.traffic.uploadLimited) {
-      const ranked = this.servePriority.get(pieceKeyOf(r.idHex, r.piece));
+    if (this.traffic.uploadLimited && this.fits(r, read)) {
+      const ranked = this.servePriority.get(r.pieceKey);
       if (ranked && ranked.rank > 0 && await this.refuseSecondCopy(r, ranked.rank)) return;
       const priority = this.priorityOf(r) ?? { rank: 0, requestedAt: Date.now() };
       await this.traffic.whenCanSend(r.length, priority);
       if (this.closed) return;
     }
+    this.sendBlock(r, window, read);
+  }
+
+  /** Whether the window read holds the whole block. */
+  private fits(r: ServeRequest, read: WindowRead): boolean {
+    const at = r.offset - windowStartOf(r);
+    return !read.error && !!read.data && at + r.length <= read.data.length;
+  }
+
+  /** The block's frame to the socket, straight from the window (or a refusal when the window lacks it). */
+  private sendBlock(r: ServeRequest, window: ServingWindow, read: WindowRead): void {
+    if (!this.fits(r, read)) {
+      this.reject(r, read.error || 'outside the piece');
+      return;
+    }
+    const at = r.offset - windowStartOf(r);
     this.corkUntilNextTick();
     const head = blockFrameHead(r.contentId, r.piece, r.offset, r.length);
-    const data = read.data.subarray(at, at + r.length);
+    const data = read.data!.subarray(at, at + r.length);
     this.socket.write(head);
     this.windows.hold(window); // until the socket has written the data
     this.socket.write(data, () => this.windows.release(window));
@@ -396,7 +417,7 @@ class PeerConnectionActor {
   }
 
   private countQueued(r: ServeRequest, delta: 1 | -1): void {
-    const key = pieceKeyOf(r.idHex, r.piece);
+    const key = r.pieceKey;
     const n = (this.queuedPerPiece.get(key) ?? 0) + delta;
     if (n > 0) this.queuedPerPiece.set(key, n);
     else this.queuedPerPiece.delete(key);
@@ -444,7 +465,7 @@ class PeerConnectionActor {
    * serves in the order requests arrived.
    */
   private priorityOf(r: ServeRequest): UploadPriority | undefined {
-    const p = this.servePriority.get(pieceKeyOf(r.idHex, r.piece));
+    const p = this.servePriority.get(r.pieceKey);
     return p && (!this.seeding.has(r.idHex) || !this.traffic.firstCopiesFirst) ? { rank: 0, requestedAt: p.requestedAt } : p;
   }
 
@@ -460,7 +481,7 @@ class PeerConnectionActor {
       this.countQueued(this.serveQueue.splice(i, 1)[0]!, -1);
       this.reject(q, reason);
     }
-    this.servePriority.delete(pieceKeyOf(r.idHex, r.piece)); // asked again later, it is ranked again
+    this.servePriority.delete(r.pieceKey); // asked again later, it is ranked again
     return true;
   }
 
@@ -476,7 +497,8 @@ class PeerConnectionActor {
   private windowOf(r: ServeRequest): ServingWindow {
     const start = windowStartOf(r);
     const length = windowLengthOf(r, start);
-    return this.windows.get(`${r.idHex}:${r.piece}:${start}:${length}`, () => this.ctx.ask(this.props.store,
+    r.windowKey ??= `${r.pieceKey}:${start}:${length}`;
+    return this.windows.get(r.windowKey, () => this.ctx.ask(this.props.store,
       { readBlock: { contentId: r.contentId, piece: r.piece, offset: start, length } }, p2p.v1.BlockData, STORE_TIMEOUT_MS));
   }
 

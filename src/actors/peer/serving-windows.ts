@@ -26,6 +26,11 @@ export class ServingWindow {
     });
   }
 
+  /** What the store answered, once it has (and until the buffer is given back). */
+  get ready(): WindowRead | undefined {
+    return this.evicted ? undefined : this.settled;
+  }
+
   giveBackIfUnused(): void {
     if (!this.evicted || this.users > 0 || !this.settled) return;
     givePieceBuffer(this.settled.data ?? undefined);
