@@ -85,7 +85,7 @@ class PieceStoreActor {
   private readonly files = new Map<string, StoredFile>();
   private readonly problems: string[] = [];
   private readonly dir: string;
-  private jobs?: JobPool<HashTask, HashResult>;
+  private pool?: JobPool<HashTask, HashResult>;
   /** Set once this instance stops: its pending work no longer reports. */
   private closed = false;
 
@@ -94,9 +94,19 @@ class PieceStoreActor {
   }
 
   async started(): Promise<void> {
-    const threads = Math.max(1, Math.min(2, os.availableParallelism() - 1));
-    this.jobs = new JobPool<HashTask, HashResult>(path.join(__dirname, 'hash-job.js'), threads);
     await this.scanFolder();
+  }
+
+  /**
+   * The hashing threads, started on first use: a peer with nothing to share
+   * yet does not boot one while it starts (its first piece waits for it,
+   * while the others are already on their way).
+   */
+  private get jobs(): JobPool<HashTask, HashResult> {
+    if (this.closed) throw new Error('the piece store has stopped'); // no thread may outlive it
+    const threads = Math.max(1, Math.min(2, os.availableParallelism() - 1));
+    this.pool ??= new JobPool<HashTask, HashResult>(path.join(__dirname, 'hash-job.js'), threads);
+    return this.pool;
   }
 
   async stopped(): Promise<void> {
@@ -105,7 +115,7 @@ class PieceStoreActor {
       if (f.stateTimer) clearTimeout(f.stateTimer);
       await closeHandle(f);
     }
-    await this.jobs?.close();
+    await this.pool?.close();
   }
 
   receive(m: Command, d: Delivery): void {
@@ -144,7 +154,7 @@ class PieceStoreActor {
   private async share(filePath: string, name: string): Promise<void> {
     const { size } = await stat(filePath);
     const pieceSize = choosePieceSize(size, this.props.pieceSize);
-    const result = await this.jobs!.run({ kind: 'file', path: filePath, pieceSize, size });
+    const result = await this.jobs.run({ kind: 'file', path: filePath, pieceSize, size });
     if (result.kind !== 'file') throw new Error('unexpected hash result');
     const manifest: ManifestData = { name, size, pieceSize, pieceHashes: result.hashes };
     const id = contentId(manifest);
@@ -242,7 +252,7 @@ class PieceStoreActor {
       return; // nothing to resume, or an unreadable state: start afresh
     }
     if (hex(state.contentId ?? new Uint8Array()) !== f.idHex) return;
-    const result = await this.jobs!.run({ kind: 'file', path: f.path, pieceSize: f.manifest.pieceSize, size: f.manifest.size });
+    const result = await this.jobs.run({ kind: 'file', path: f.path, pieceSize: f.manifest.pieceSize, size: f.manifest.size });
     if (result.kind !== 'file') return;
     result.hashes.forEach((h, i) => {
       if (Buffer.from(h).equals(Buffer.from(f.manifest.pieceHashes[i]!))) f.have.set(i);
@@ -280,7 +290,7 @@ class PieceStoreActor {
     try {
       const handle = await this.handleOf(f);
       // The piece's bytes move to the pool thread; the envelope they came in is ours alone.
-      const result = await this.jobs!.run(
+      const result = await this.jobs.run(
         // The expected hash is copied out: a view would drag the whole manifest's buffer along.
         { kind: 'verify-write', data, expected: new Uint8Array(f.manifest.pieceHashes[piece]!), fd: handle.fd, position: piece * f.manifest.pieceSize },
         ownsWholeBuffer(data) ? [data.buffer as ArrayBuffer] : []);
