@@ -12,9 +12,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseFlags } from '../src/cli/args';
 import { SpawnedP2p, cpuSeconds, peakRssBytes, trackerAddressOf } from '../src/cli/spawned';
-import { median, writeJson } from './report';
+import { benchFlags, median, writeJson } from './report';
 
 const MiB = 1024 * 1024;
 
@@ -152,7 +151,8 @@ function sha256File(file: string): string {
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
 if (require.main === module) {
-  const { flags } = parseFlags(process.argv.slice(2), { size: 'string', runs: 'string', json: 'string', profile: 'string' });
+  const flags = benchFlags({ size: 'string', runs: 'string', json: 'string', profile: 'string' },
+    'usage: node dist/bench/loopback-pair.js [--size MIB] [--runs N] [--json FILE] [--profile DIR]');
   loopbackPair({
     sizeMiB: Number(flags.size ?? 256), runs: Number(flags.runs ?? 3),
     profileDir: flags.profile ? path.resolve(String(flags.profile)) : undefined,

@@ -10,10 +10,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseFlags } from '../src/cli/args';
 import { SpawnedP2p, trackerAddressOf } from '../src/cli/spawned';
 import { formatRate, parseRate } from '../src/core/rate';
-import { writeJson } from './report';
+import { benchFlags, writeJson } from './report';
 
 const MiB = 1024 * 1024;
 const SAMPLE_MS = 100;
@@ -102,7 +101,8 @@ export async function measureRateLimit(direction: 'up' | 'down', rate: number, s
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { rate: 'string', size: 'string', json: 'string' });
+  const flags = benchFlags({ rate: 'string', size: 'string', json: 'string' },
+    'usage: node dist/bench/rate-limit.js [--rate RATE] [--size MIB] [--json FILE]');
   const rate = parseRate(String(flags.rate ?? '4MiB/s'));
   const sizeMiB = Number(flags.size ?? 48);
   const results: RateLimitResult[] = [];

@@ -1,6 +1,24 @@
-// Small helpers shared by the benchmarks: medians and JSON output.
+// Small helpers shared by the benchmarks: flags, medians and JSON output.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { parseFlags, UsageError, type FlagSpec } from '../src/cli/args';
+
+/**
+ * A benchmark's flags; `--help` prints its usage and ends the process, and a
+ * wrong flag prints what is wrong with the usage and ends it with status 2.
+ */
+export function benchFlags(spec: FlagSpec, usage: string): Record<string, string | boolean> {
+  try {
+    const { flags } = parseFlags(process.argv.slice(2), { ...spec, help: 'boolean' });
+    if (!flags.help) return flags;
+    process.stdout.write(usage + '\n');
+    process.exit(0);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n${usage}\n`);
+    process.exit(2);
+  }
+}
 
 export function median(values: number[]): number {
   if (values.length === 0) return NaN;

@@ -19,12 +19,11 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseFlags } from '../src/cli/args';
 import { runSwarmLab, type LabResult } from '../src/cli/lab-command';
 import { parseRate, parseSize } from '../src/core/rate';
 import { loopbackPair } from './loopback-pair';
 import { measureRateLimit } from './rate-limit';
-import { median, writeJson } from './report';
+import { benchFlags, median, writeJson } from './report';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHARED_BENCH = path.join(ROOT, '..', 'shared', 'bench');
@@ -32,7 +31,12 @@ const SHARED_BENCH = path.join(ROOT, '..', 'shared', 'bench');
 const say = (line: string) => process.stdout.write(line + '\n');
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { quick: 'boolean', 'skip-references': 'boolean', only: 'string', out: 'string' });
+  const usage = 'usage: npm run bench -- [--quick] [--skip-references] [--only pair|trace|lab|rates|references] [--out FOLDER]';
+  const flags = benchFlags({ quick: 'boolean', 'skip-references': 'boolean', only: 'string', out: 'string' }, usage);
+  if (flags.only && !['pair', 'trace', 'lab', 'rates', 'references'].includes(String(flags.only))) {
+    process.stderr.write(`--only: pair, trace, lab, rates or references, not "${String(flags.only)}"\n${usage}\n`);
+    process.exit(2);
+  }
   const quick = !!flags.quick;
   const runs = quick ? 1 : 3;
   const out = path.resolve(String(flags.out ?? path.join(ROOT, 'bench-results')));

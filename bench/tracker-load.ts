@@ -16,9 +16,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseFlags } from '../src/cli/args';
 import { P2P_BIN, cpuSeconds, peakRssBytes, rssBytes } from '../src/cli/spawned';
-import { writeJson } from './report';
+import { benchFlags, writeJson } from './report';
 import { bep15InfoHash, type LoadConfig, type LoadResult } from './tracker-load-generator';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -170,13 +169,8 @@ function installed(kind: TrackerKind): boolean {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), {
-    seconds: 'string', concurrency: 'string', quick: 'boolean', 'skip-references': 'boolean', out: 'string', help: 'boolean',
-  });
-  if (flags.help) {
-    say('usage: npm run bench:tracker -- [--seconds 10] [--concurrency 64] [--quick] [--skip-references] [--out FOLDER]');
-    return;
-  }
+  const flags = benchFlags({ seconds: 'string', concurrency: 'string', quick: 'boolean', 'skip-references': 'boolean', out: 'string' },
+    'usage: npm run bench:tracker -- [--seconds 10] [--concurrency 64] [--quick] [--skip-references] [--out FOLDER]');
   if (os.cpus().length < 2) say('note: fewer than 2 CPUs: the tracker and the generator share one core');
   const quick = !!flags.quick;
   const seconds = Number(flags.seconds ?? (quick ? 3 : 10));
