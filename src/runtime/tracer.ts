@@ -138,7 +138,7 @@ export class Tracer implements TraceRecorder {
 
   wireFrom(template: WireTemplate, message: Uint8Array, wireBytes: number, elided?: Uint8Array): void {
     if (!this.on) return;
-    // WireEvent: the template's fields, then message, wire_bytes and the left-out payload's size and hash.
+    // WireEvent: the template's fields, then message, wire_bytes and the left-out payload's size and CRC-32.
     const wireLength = template.fields.length
       + (message.length ? 1 + varintSize(message.length) + message.length : 0)
       + (wireBytes ? 1 + varintSize(wireBytes) : 0)
