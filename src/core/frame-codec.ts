@@ -18,14 +18,9 @@ export class MalformedFrameError extends EnxameError {
 
 export function encodeVarint(n: number): Uint8Array {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`varint out of range: ${n}`);
-  const out: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return Uint8Array.from(out);
+  const out = new Uint8Array(varintSize(n));
+  writeVarint(out, 0, n);
+  return out;
 }
 
 /** Bytes of `n` as a varint. */
@@ -36,6 +31,21 @@ export function varintSize(n: number): number {
     size++;
   }
   return size;
+}
+
+/** Writes `n` as a varint into `out` at `at`; returns where the next byte goes. */
+export function writeVarint(out: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[at++] = n;
+  return at;
+}
+
+/** Bytes on the wire of a frame of this many bytes, with its length prefix. */
+export function delimitedSize(frameLength: number): number {
+  return varintSize(frameLength) + frameLength;
 }
 
 /** The body with its length prefix, in one new buffer. */

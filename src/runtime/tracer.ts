@@ -7,6 +7,7 @@
 import { crc32 } from 'node:zlib';
 import { Writer } from 'protobufjs/minimal';
 import { p2p } from '../gen/proto';
+import { varintSize, writeVarint } from '../core/frame-codec';
 
 export interface WireTrace {
   transport: 'udp' | 'tcp';
@@ -57,24 +58,6 @@ function wireEventHead(e: Omit<WireTrace, 'message' | 'wireBytes' | 'elided'>): 
 export function emptied(w: Writer): Writer {
   do w.reset(); while (w.len > 0);
   return w;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(out: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[at++] = n;
-  return at;
 }
 
 // Tags (field number << 3 | wire type) of what wireFrom writes by hand.

@@ -34,11 +34,6 @@ export function startsAsBlockFrame(frame: Uint8Array): boolean {
   return frame[0] === PEER_FRAME_BLOCK;
 }
 
-/** Bytes on the wire of a frame of this many bytes, with its length prefix. */
-export function delimitedSize(frameLength: number): number {
-  return varintSize(frameLength) + frameLength;
-}
-
 function encodeBlockHead(contentId: Uint8Array, piece: number, offset: number, dataLength: number, delimited: boolean, w = Writer.create()): Writer {
   // Proto3 leaves out fields at their default value, and so does this.
   let blockLength = 0;

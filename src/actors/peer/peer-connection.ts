@@ -13,10 +13,10 @@
 import type * as net from 'node:net';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, wireTemplate, type ActorContext, type ActorRef, type Delivery, type WireTemplate } from '../../runtime';
-import { FrameDecoder, delimit } from '../../core/frame-codec';
+import { FrameDecoder, delimit, delimitedSize } from '../../core/frame-codec';
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
-import { blockFrameHead, blockFrameWithoutData, delimitedSize, startsAsBlockFrame } from './block-frame';
+import { blockFrameHead, blockFrameWithoutData, startsAsBlockFrame } from './block-frame';
 import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
 import { ServingWindows, type ServingWindow, type WindowRead } from './serving-windows';
 import type { SocketReader } from './socket-reader';
