@@ -104,8 +104,7 @@ class PieceStoreActor {
    */
   private get jobs(): JobPool<HashTask, HashResult> {
     if (this.closed) throw new Error('the piece store has stopped'); // no thread may outlive it
-    const threads = Math.max(1, Math.min(2, os.availableParallelism() - 1));
-    this.pool ??= new JobPool<HashTask, HashResult>(path.join(__dirname, 'hash-job.js'), threads);
+    this.pool ??= new JobPool<HashTask, HashResult>(path.join(__dirname, 'hash-job.js'), Math.max(1, Math.min(2, os.availableParallelism() - 1)));
     return this.pool;
   }
 
