@@ -1,5 +1,5 @@
-// Pure pieces of the data plane: the zero-copy Block frame head, the
-// endgame's choice, rate meters and the upload order under a limit.
+// Pure pieces of the data plane: the bulk frames written and read by hand
+// (Block, BlockRequest), the endgame's choice, rate meters and the upload order under a limit.
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { p2p } from '../../src/gen/proto';
@@ -7,10 +7,12 @@ import { delimit, FrameDecoder } from '../../src/core/frame-codec';
 import { pickDuplicate, type PieceInFlight } from '../../src/core/picker';
 import { RateMeter } from '../../src/core/rate';
 import { SourceLimiter } from '../../src/core/source-limiter';
-import { blockFrameHead, blockFrameWithoutData } from '../../src/actors/peer/block-frame';
+import {
+  blockFrameHead, blockFrameWithoutData, maxBlockRequestBytes, readBulkFrame, writeBlockRequest, type BulkFrame,
+} from '../../src/actors/peer/block-frame';
 import { Traffic } from '../../src/actors/peer/traffic';
 
-describe('Block frame head', () => {
+describe('Bulk frames by hand (Block, BlockRequest)', () => {
   it('head + data is byte for byte the delimited PeerFrame protobufjs encodes', () => {
     fc.assert(fc.property(
       fc.uint8Array({ maxLength: 40 }), fc.nat(), fc.nat(), fc.uint8Array({ maxLength: 3000 }),
@@ -33,7 +35,81 @@ describe('Block frame head', () => {
       }
     }));
   });
+
+  const uint32 = fc.integer({ min: 0, max: 0xffffffff });
+  const request = fc.record({ contentId: fc.uint8Array({ maxLength: 40 }), piece: uint32, offset: uint32, length: uint32 });
+
+  it('requests written one after another are byte for byte the delimited PeerFrames protobufjs encodes', () => {
+    fc.assert(fc.property(fc.array(request, { minLength: 1, maxLength: 8 }), fc.nat({ max: 7 }), (requests, start) => {
+      const out = Buffer.alloc(start + requests.reduce((n, r) => n + maxBlockRequestBytes(r.contentId.length), 0));
+      let at = start;
+      for (const r of requests) at = writeBlockRequest(out, at, r.contentId, r.piece, r.offset, r.length);
+      const reference = Buffer.concat(requests.map((blockRequest) => delimit(p2p.v1.PeerFrame.encode({ blockRequest }).finish())));
+      assert.deepEqual(out.subarray(start, at), reference);
+    }));
+  });
+
+  const fields = (): BulkFrame => ({ contentId: new Uint8Array(0), piece: 0, offset: 0, length: 0, data: new Uint8Array(0) });
+
+  it('reads every Block and BlockRequest protobufjs encodes, field for field', () => {
+    const block = fc.record({ contentId: fc.uint8Array({ maxLength: 40 }), piece: uint32, offset: uint32, data: fc.uint8Array({ maxLength: 300 }) });
+    fc.assert(fc.property(fc.oneof(block.map((b) => ({ block: b })), request.map((r) => ({ blockRequest: r }))), (body) => {
+      const out = fields();
+      const kind = readBulkFrame(p2p.v1.PeerFrame.encode(body).finish(), out);
+      if ('block' in body) {
+        assert.equal(kind, 'block');
+        assert.deepEqual({ ...out, length: 0 }, { ...body.block, contentId: out.contentId, data: out.data, length: 0 });
+        assert.deepEqual(Buffer.from(out.data), Buffer.from(body.block.data));
+        assert.deepEqual(Buffer.from(out.contentId), Buffer.from(body.block.contentId));
+      } else {
+        assert.equal(kind, 'blockRequest');
+        assert.deepEqual([out.piece, out.offset, out.length], [body.blockRequest.piece, body.blockRequest.offset, body.blockRequest.length]);
+        assert.deepEqual(Buffer.from(out.contentId), Buffer.from(body.blockRequest.contentId));
+      }
+    }));
+  });
+
+  it('reads a frame only when PeerFrame.decode reads it the same way; the rest is left to protobufjs', () => {
+    // Frames made of arbitrary fields (known, unknown, repeated, cut short)
+    // after a Block or BlockRequest tag, and plain random bytes.
+    const known = fc.oneof(
+      fc.tuple(fc.constantFrom(2, 3, 4), uint32).map(([n, v]) => Buffer.concat([Buffer.from([n << 3]), varint(v)])),
+      fc.tuple(fc.constantFrom(1, 4), fc.uint8Array({ maxLength: 20 })).map(([n, b]) => Buffer.concat([Buffer.from([(n << 3) | 2]), varint(b.length), b])),
+    );
+    const other = fc.oneof(
+      fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 7 }), uint32).map(([n, t, v]) => Buffer.concat([Buffer.from([(n << 3) | t]), varint(v)])),
+      fc.uint8Array({ maxLength: 6 }).map((b) => Buffer.from(b)),
+    );
+    const field = fc.oneof({ arbitrary: known, weight: 6 }, { arbitrary: other, weight: 1 });
+    const framed = fc.tuple(fc.constantFrom(0x22, 0x2a), fc.array(field, { maxLength: 6 }), fc.constantFrom(0, 0, 0, 0, -1, 1)).map(([tag, parts, skew]) => {
+      const body = Buffer.concat(parts);
+      return Buffer.concat([Buffer.from([tag]), varint(Math.max(0, body.length + skew)), body]);
+    });
+    let read = 0;
+    fc.assert(fc.property(fc.oneof(framed, fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b))), (bytes) => {
+      const out = fields();
+      const kind = readBulkFrame(bytes, out);
+      if (!kind) return;
+      read++;
+      const frame = p2p.v1.PeerFrame.decode(bytes);
+      assert.equal(frame.body, kind);
+      const decoded = kind === 'block' ? frame.block! : frame.blockRequest!;
+      assert.deepEqual(Buffer.from(out.contentId), Buffer.from(decoded.contentId ?? []));
+      assert.equal(out.piece, decoded.piece ?? 0);
+      assert.equal(out.offset, decoded.offset ?? 0);
+      if (kind === 'block') assert.deepEqual(Buffer.from(out.data), Buffer.from(frame.block!.data ?? []));
+      else assert.equal(out.length, frame.blockRequest!.length ?? 0);
+    }), { numRuns: 2000 });
+    assert.ok(read > 200, `only ${read} of 2000 frames were read by hand`);
+  });
 });
+
+function varint(n: number): Buffer {
+  const bytes: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) bytes.push((n & 0x7f) | 0x80);
+  bytes.push(n);
+  return Buffer.from(bytes);
+}
 
 describe('endgame choice (pickDuplicate)', () => {
   const flights: PieceInFlight[] = [

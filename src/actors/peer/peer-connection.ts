@@ -16,7 +16,9 @@ import { defineBehavior, wireTemplate, type ActorContext, type ActorRef, type De
 import { FrameDecoder, delimit, delimitedSize } from '../../core/frame-codec';
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
-import { blockFrameHead, blockFrameWithoutData, startsAsBlockFrame } from './block-frame';
+import {
+  blockFrameHead, blockFrameWithoutData, maxBlockRequestBytes, readBulkFrame, startsAsBlockFrame, writeBlockRequest, type BulkFrame,
+} from './block-frame';
 import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
 import { ServingWindows, type ServingWindow, type WindowRead } from './serving-windows';
 import type { SocketReader } from './socket-reader';
@@ -118,6 +120,9 @@ function windowLengthOf(r: { offset: number; length: number }, start: number): n
 }
 
 const pieceKeyOf = (idHex: string, piece: number) => `${idHex}:${piece}`;
+const EMPTY = new Uint8Array(0);
+/** Where onBulkFrame reads a frame's fields (one thread, one frame at a time). */
+const bulk: BulkFrame = { contentId: EMPTY, piece: 0, offset: 0, length: 0, data: EMPTY };
 const blockKeyOf = (pieceKey: string, offset: number) => `${pieceKey}:${offset}`;
 
 class PeerConnectionActor {
@@ -223,15 +228,30 @@ class PeerConnectionActor {
     this.pump();
   }
 
+  /** Tops the pipeline up: the requests of one call leave in one buffer, in one write. */
   private pump(): void {
-    if (this.outstanding.size > PIPELINE_BLOCKS - REQUEST_BATCH) return;
-    while (!this.closed && this.outstanding.size < PIPELINE_BLOCKS && this.queue.length > 0) {
+    if (this.closed || this.outstanding.size > PIPELINE_BLOCKS - REQUEST_BATCH) return;
+    let out: Buffer | undefined;
+    let at = 0;
+    while (this.outstanding.size < PIPELINE_BLOCKS && this.queue.length > 0) {
       const b = this.queue.shift()!;
       const wanted = this.pieces.get(b.pieceKey);
       if (!wanted) continue; // cancelled
       this.outstanding.set(blockKeyOf(b.pieceKey, b.offset), b);
-      this.send({ blockRequest: { contentId: wanted.contentId, piece: b.piece, offset: b.offset, length: b.length } });
+      const room = maxBlockRequestBytes(wanted.contentId.length);
+      if (!out || at + room > out.length) {
+        if (out) this.write(out.subarray(0, at));
+        out = Buffer.allocUnsafe(room * (PIPELINE_BLOCKS - this.outstanding.size + 1));
+        at = 0;
+      }
+      at = writeBlockRequest(out, at, wanted.contentId, b.piece, b.offset, b.length);
+      if (this.ctx.tracer.on) {
+        const request = { contentId: wanted.contentId, piece: b.piece, offset: b.offset, length: b.length };
+        const bytes = p2p.v1.PeerFrame.encode({ blockRequest: request }).finish();
+        this.traceFrame('out', bytes, delimitedSize(bytes.length));
+      }
     }
+    if (out) this.write(out.subarray(0, at));
   }
 
   private cancelPiece(contentId: Uint8Array, piece: number): void {
@@ -249,14 +269,14 @@ class PeerConnectionActor {
     this.pump();
   }
 
-  private onBlock(b: p2p.v1.Block.$Properties): void {
-    const pieceKey = pieceKeyOf(this.idHexOf(b.contentId ?? new Uint8Array(0)), b.piece ?? 0);
-    const key = blockKeyOf(pieceKey, b.offset ?? 0);
+  /** A block arrived; `data` may be a view into a buffer reused after this call, so it is copied into its piece. */
+  private onBlock(contentId: Uint8Array, pieceIndex: number, offset: number, data: Uint8Array): void {
+    const pieceKey = pieceKeyOf(this.idHexOf(contentId), pieceIndex);
+    const key = blockKeyOf(pieceKey, offset);
     const wanted = this.outstanding.get(key);
     if (!wanted) return; // cancelled, or never asked: ignore
     this.outstanding.delete(key);
     const piece = this.pieces.get(pieceKey);
-    const data = b.data ?? new Uint8Array(0);
     if (piece && data.length === wanted.length) {
       piece.data ??= takePieceBuffer(piece.length);
       piece.data.set(data, wanted.offset);
@@ -291,11 +311,11 @@ class PeerConnectionActor {
 
   // ---- serving the remote ----
 
-  private onBlockRequest(r: p2p.v1.BlockRequest.$Properties): void {
-    const contentId = r.contentId ?? new Uint8Array(0);
-    const idHex = this.idHexOf(contentId);
-    const piece = r.piece ?? 0;
-    const request: ServeRequest = { contentId, idHex, piece, offset: r.offset ?? 0, length: r.length ?? 0, pieceKey: pieceKeyOf(idHex, piece) };
+  /** A block request; `id` may be a view into a buffer reused after this call (the request keeps a copy). */
+  private onBlockRequest(id: Uint8Array, piece: number, offset: number, length: number): void {
+    const idHex = this.idHexOf(id);
+    const contentId = this.lastId; // idHexOf's own copy of `id`
+    const request: ServeRequest = { contentId, idHex, piece, offset, length, pieceKey: pieceKeyOf(idHex, piece) };
     if (request.length === 0 || request.length > MAX_REQUEST_BYTES) {
       this.send({ blockRejected: { ...request, reason: `blocks are 1 to ${MAX_REQUEST_BYTES} bytes` } });
       return;
@@ -531,6 +551,10 @@ class PeerConnectionActor {
       return;
     }
     for (let bytes of frames) {
+      if (this.remoteId.length > 0 && this.onBulkFrame(bytes)) {
+        if (this.closed) return;
+        continue;
+      }
       // A Block is used at once (its data copied into the piece); any other
       // frame may be kept (a peer id, a request's content id), so it is copied.
       if (transient && !startsAsBlockFrame(bytes)) bytes = Uint8Array.from(bytes);
@@ -555,6 +579,20 @@ class PeerConnectionActor {
       this.onFrame(frame);
       if (this.closed) return;
     }
+  }
+
+  /** A Block or a BlockRequest read by hand (see block-frame.ts); false for any other frame. */
+  private onBulkFrame(bytes: Uint8Array): boolean {
+    const kind = readBulkFrame(bytes, bulk);
+    if (!kind) return false;
+    const { contentId, piece, offset, length, data } = bulk;
+    if (this.ctx.tracer.on) {
+      if (kind === 'block') this.traceBlock('in', contentId, piece, offset, data, delimitedSize(bytes.length));
+      else this.traceFrame('in', bytes, delimitedSize(bytes.length));
+    }
+    if (kind === 'block') this.onBlock(contentId, piece, offset, data);
+    else this.onBlockRequest(contentId, piece, offset, length);
+    return true;
   }
 
   private onFrame(frame: p2p.v1.PeerFrame): void {
@@ -582,8 +620,16 @@ class PeerConnectionActor {
         this.manifestWaiters.delete(idHex);
         break;
       }
-      case 'blockRequest': this.onBlockRequest(frame.blockRequest!); break;
-      case 'block': this.onBlock(frame.block!); break;
+      case 'blockRequest': {
+        const r = frame.blockRequest!;
+        this.onBlockRequest(r.contentId ?? EMPTY, r.piece ?? 0, r.offset ?? 0, r.length ?? 0);
+        break;
+      }
+      case 'block': {
+        const b = frame.block!;
+        this.onBlock(b.contentId ?? EMPTY, b.piece ?? 0, b.offset ?? 0, b.data ?? EMPTY);
+        break;
+      }
       case 'blockCancel': this.onBlockCancel(frame.blockCancel!); break;
       case 'blockRejected': {
         const r = frame.blockRejected!;
@@ -599,11 +645,16 @@ class PeerConnectionActor {
 
   private send(frame: p2p.v1.PeerFrame.$Properties): void {
     if (this.closed) return;
-    this.corkUntilNextTick();
     const bytes = p2p.v1.PeerFrame.encode(frame).finish();
     const delimited = delimit(bytes);
-    this.socket.write(delimited);
+    this.write(delimited);
     if (this.ctx.tracer.on) this.traceFrame('out', bytes, delimited.length);
+  }
+
+  /** Frames written in one turn of the event loop leave together. */
+  private write(frames: Uint8Array): void {
+    this.corkUntilNextTick();
+    this.socket.write(frames);
   }
 
   // ---- tracing ----
