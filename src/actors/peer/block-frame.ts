@@ -116,9 +116,10 @@ export function readBulkFrame(frame: Uint8Array, out: BulkFrame): 'block' | 'blo
 /** The varint at `cursor` (moved past it), or -1 when it is cut short or not a uint32. */
 function varint32(b: Uint8Array): number {
   let value = 0;
-  for (let i = 0; i < MAX_VARINT32 && cursor < b.length; i++) {
+  let scale = 1; // 128 ** i
+  for (let i = 0; i < MAX_VARINT32 && cursor < b.length; i++, scale *= 128) {
     const byte = b[cursor++]!;
-    value += (byte & 0x7f) * 2 ** (7 * i);
+    value += (byte & 0x7f) * scale;
     if (byte < 0x80) return value <= 0xffffffff ? value : -1;
   }
   return -1;
