@@ -413,6 +413,10 @@ class DownloadSessionActor {
 
   private fillEndgame(roomFor: (peer: PeerState) => boolean): void {
     if (this.inFlight.size === 0) return;
+    // Most calls find every peer's slots full: nothing to pick, nothing to build.
+    let room = false;
+    for (const peer of this.peers.values()) if (this.usable(peer) && roomFor(peer)) room = true;
+    if (!room) return;
     const missing = this.have!.length - this.have!.count();
     const everythingAsked = this.inFlight.size >= missing;
     const now = Date.now();

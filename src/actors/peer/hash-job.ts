@@ -1,27 +1,43 @@
 // Piscina worker: SHA-256 and disk writes off the actors' threads. Two jobs:
-// verify one downloaded piece and, if its hash is right, write it at its place
-// in NAME.part (the piece arrives in a transfer list and its buffer goes back
-// in one, so it is never copied and is reused for the next piece; file
-// descriptors are process-wide, so the store's open file is used here);
-// and hash every piece of a file on disk when a folder is first shared.
+// verify downloaded pieces (one or several) and write each whose hash is
+// right at its place in NAME.part (pieces arrive in a transfer list and their
+// buffers go back in one, so they are never copied and are reused for the
+// next pieces; file descriptors are process-wide, so the store's open file is
+// used here); and hash every piece of a file on disk when a folder is first
+// shared.
 import { createHash } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { isWholeBuffer } from './piece-buffers';
 
+/** A downloaded piece, its expected SHA-256, and where it goes in the open NAME.part. */
+export interface PieceToVerify {
+  data: Uint8Array;
+  expected: Uint8Array;
+  fd: number;
+  position: number;
+}
+
+/** `data` comes back (moved) when it was a whole buffer of its own, for the next piece. */
+export interface PieceVerified {
+  hashOk: boolean;
+  writeError?: string;
+  data?: Uint8Array;
+}
+
 export type HashTask =
-  | { kind: 'verify-write'; data: Uint8Array; expected: Uint8Array; fd: number; position: number }
+  | { kind: 'verify-write'; pieces: PieceToVerify[] }
   | { kind: 'file'; path: string; pieceSize: number; size: number };
 
 export type HashResult =
-  | { kind: 'verify-write'; hashOk: boolean; writeError?: string; data?: Uint8Array }
+  | { kind: 'verify-write'; pieces: PieceVerified[] }
   | { kind: 'file'; hashes: Uint8Array[] };
 
 const READ_CHUNK = 1 << 20;
 
 export default async function hash(task: HashTask): Promise<HashResult> {
-  if (task.kind === 'verify-write') return handBack(verifyAndWrite(task), task.data);
+  if (task.kind === 'verify-write') return handBack(task.pieces.map(verifyAndWrite), task.pieces.map((p) => p.data));
   const hashes: Uint8Array[] = [];
   const file = await open(task.path, 'r');
   try {
@@ -44,25 +60,31 @@ export default async function hash(task: HashTask): Promise<HashResult> {
   return { kind: 'file', hashes };
 }
 
-/** The result, with the piece's buffer moved back to the caller when the whole buffer is the piece's. */
-function handBack(result: HashResult, data: Uint8Array): HashResult {
-  if (!isWholeBuffer(data)) return result;
-  const value = { ...result, data };
+/** The results, with each piece's buffer moved back when the whole buffer is the piece's. */
+function handBack(pieces: PieceVerified[], data: Uint8Array[]): HashResult {
+  const moved: ArrayBuffer[] = [];
+  data.forEach((d, i) => {
+    if (!isWholeBuffer(d) || moved.includes(d.buffer as ArrayBuffer)) return;
+    pieces[i]!.data = d;
+    moved.push(d.buffer as ArrayBuffer);
+  });
+  const value: HashResult = { kind: 'verify-write', pieces };
+  if (moved.length === 0) return value;
   return move({
-    get [transferableSymbol]() { return [data.buffer]; },
+    get [transferableSymbol]() { return moved; },
     get [valueSymbol]() { return value; },
   }) as unknown as HashResult;
 }
 
-function verifyAndWrite(task: Extract<HashTask, { kind: 'verify-write' }>): HashResult {
-  const digest = createHash('sha256').update(task.data).digest();
-  if (!digest.equals(task.expected)) return { kind: 'verify-write', hashOk: false };
+function verifyAndWrite(piece: PieceToVerify): PieceVerified {
+  const digest = createHash('sha256').update(piece.data).digest();
+  if (!digest.equals(piece.expected)) return { hashOk: false };
   try {
-    for (let done = 0; done < task.data.length;) {
-      done += writeSync(task.fd, task.data, done, task.data.length - done, task.position + done);
+    for (let done = 0; done < piece.data.length;) {
+      done += writeSync(piece.fd, piece.data, done, piece.data.length - done, piece.position + done);
     }
-    return { kind: 'verify-write', hashOk: true };
+    return { hashOk: true };
   } catch (err) {
-    return { kind: 'verify-write', hashOk: true, writeError: (err as Error).message };
+    return { hashOk: true, writeError: (err as Error).message };
   }
 }

@@ -21,6 +21,7 @@ import {
   BLOCK_SIZE, choosePieceSize, contentId, pieceCount, pieceLength, validateManifest, type ManifestData,
 } from '../../core/manifest';
 import type { HashResult, HashTask } from './hash-job';
+import { VerifyQueue } from './verify-queue';
 import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
 
 type Command = p2p.v1.StoreCommand.$Properties;
@@ -48,6 +49,10 @@ let writesSeen = 0;
  * for the end took about 100 ms here) and the disk works while the network does.
  */
 const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
+/** Hashing threads: one core is left to the actors. */
+const HASH_THREADS = Math.max(1, Math.min(2, os.availableParallelism() - 1));
+/** Downloaded pieces verified in one job at most (see VerifyQueue). */
+const PIECES_PER_JOB = 8;
 /** How often the resume state of a download is saved at most. */
 const STATE_SAVE_MS = 500;
 
@@ -104,9 +109,11 @@ class PieceStoreActor {
    */
   private get jobs(): JobPool<HashTask, HashResult> {
     if (this.closed) throw new Error('the piece store has stopped'); // no thread may outlive it
-    this.pool ??= new JobPool<HashTask, HashResult>(path.join(__dirname, 'hash-job.js'), Math.max(1, Math.min(2, os.availableParallelism() - 1)));
+    this.pool ??= new JobPool<HashTask, HashResult>(path.join(__dirname, 'hash-job.js'), HASH_THREADS);
     return this.pool;
   }
+
+  private readonly verifier = new VerifyQueue(() => this.jobs, 2 * HASH_THREADS, PIECES_PER_JOB);
 
   async stopped(): Promise<void> {
     this.closed = true;
@@ -289,11 +296,10 @@ class PieceStoreActor {
     try {
       const handle = await this.handleOf(f);
       // The piece's bytes move to the pool thread; the envelope they came in is ours alone.
-      const result = await this.jobs.run(
+      const result = await this.verifier.verifyAndWrite(
         // The expected hash is copied out: a view would drag the whole manifest's buffer along.
-        { kind: 'verify-write', data, expected: new Uint8Array(f.manifest.pieceHashes[piece]!), fd: handle.fd, position: piece * f.manifest.pieceSize },
-        ownsWholeBuffer(data) ? [data.buffer as ArrayBuffer] : []);
-      if (result.kind !== 'verify-write') throw new Error('unexpected hash result');
+        { data, expected: new Uint8Array(f.manifest.pieceHashes[piece]!), fd: handle.fd, position: piece * f.manifest.pieceSize },
+        ownsWholeBuffer(data) ? data.buffer as ArrayBuffer : undefined);
       givePieceBuffer(result.data);
       if (!result.hashOk) {
         this.ctx.tell(session, { pieceCorrupt: { contentId: f.id, piece, peerId } });
