@@ -4,10 +4,17 @@
 // batch that goes to the main thread, which writes the trace. A connection
 // traces a record per block; those are written from a template (the fields
 // that never change on one connection, encoded once) straight into the batch.
-import { crc32 } from 'node:zlib';
 import { Writer } from 'protobufjs/minimal';
 import { p2p } from '../gen/proto';
 import { varintSize, writeVarint } from '../core/frame-codec';
+
+/** zlib's CRC-32, loaded when a trace first needs it: every thread runs a tracer, few ever trace. */
+let crc32: ((data: Uint8Array) => number) | undefined;
+function crc32Of(data: Uint8Array): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  crc32 ??= (require('node:zlib') as typeof import('node:zlib')).crc32;
+  return crc32(data);
+}
 
 export interface WireTrace {
   transport: 'udp' | 'tcp';
@@ -114,7 +121,7 @@ export class Tracer implements TraceRecorder {
     this.record({
       wire: {
         ...wireEventHead(e), message: e.message, wireBytes: e.wireBytes,
-        ...(e.elided ? { payloadBytes: e.elided.length, payloadCrc32: crc32(e.elided) } : {}),
+        ...(e.elided ? { payloadBytes: e.elided.length, payloadCrc32: crc32Of(e.elided) } : {}),
       },
     });
   }
@@ -153,7 +160,7 @@ export class Tracer implements TraceRecorder {
       out[at++] = WIRE_PAYLOAD_BYTES;
       at = writeVarint(out, at, elided.length);
       out[at++] = WIRE_PAYLOAD_CRC32;
-      out.writeUInt32LE(crc32(elided), at);
+      out.writeUInt32LE(crc32Of(elided), at);
     }
     this.written(total);
   }
