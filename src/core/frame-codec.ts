@@ -48,6 +48,13 @@ export function delimitedSize(frameLength: number): number {
   return varintSize(frameLength) + frameLength;
 }
 
+/** The body of one delimited frame: a view past its length prefix. */
+export function bodyOf(delimited: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < delimited.length && delimited[i]! >= 0x80) i++;
+  return delimited.subarray(i + 1);
+}
+
 /** The body with its length prefix, in one new buffer. */
 export function delimit(body: Uint8Array): Uint8Array {
   const prefix = encodeVarint(body.length);

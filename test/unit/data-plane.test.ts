@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { p2p } from '../../src/gen/proto';
-import { delimit, FrameDecoder } from '../../src/core/frame-codec';
+import { bodyOf, delimit, FrameDecoder } from '../../src/core/frame-codec';
 import { pickDuplicate, type PieceInFlight } from '../../src/core/picker';
 import { RateMeter } from '../../src/core/rate';
 import { SourceLimiter } from '../../src/core/source-limiter';
@@ -43,7 +43,12 @@ describe('Bulk frames by hand (Block, BlockRequest)', () => {
     fc.assert(fc.property(fc.array(request, { minLength: 1, maxLength: 8 }), fc.nat({ max: 7 }), (requests, start) => {
       const out = Buffer.alloc(start + requests.reduce((n, r) => n + maxBlockRequestBytes(r.contentId.length), 0));
       let at = start;
-      for (const r of requests) at = writeBlockRequest(out, at, r.contentId, r.piece, r.offset, r.length);
+      for (const r of requests) {
+        const frameStart = at;
+        at = writeBlockRequest(out, at, r.contentId, r.piece, r.offset, r.length);
+        // What a trace records of it: the frame without its length prefix.
+        assert.deepEqual(Buffer.from(bodyOf(out.subarray(frameStart, at))), Buffer.from(p2p.v1.PeerFrame.encode({ blockRequest: r }).finish()));
+      }
       const reference = Buffer.concat(requests.map((blockRequest) => delimit(p2p.v1.PeerFrame.encode({ blockRequest }).finish())));
       assert.deepEqual(out.subarray(start, at), reference);
     }));

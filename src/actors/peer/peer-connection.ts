@@ -13,7 +13,7 @@
 import type * as net from 'node:net';
 import { p2p } from '../../gen/proto';
 import { defineBehavior, wireTemplate, type ActorContext, type ActorRef, type Delivery, type WireTemplate } from '../../runtime';
-import { FrameDecoder, delimit, delimitedSize } from '../../core/frame-codec';
+import { FrameDecoder, bodyOf, delimit, delimitedSize } from '../../core/frame-codec';
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
 import {
@@ -120,10 +120,10 @@ function windowLengthOf(r: { offset: number; length: number }, start: number): n
 }
 
 const pieceKeyOf = (idHex: string, piece: number) => `${idHex}:${piece}`;
+const blockKeyOf = (pieceKey: string, offset: number) => `${pieceKey}:${offset}`;
 const EMPTY = new Uint8Array(0);
 /** Where onBulkFrame reads a frame's fields (one thread, one frame at a time). */
 const bulk: BulkFrame = { contentId: EMPTY, piece: 0, offset: 0, length: 0, data: EMPTY };
-const blockKeyOf = (pieceKey: string, offset: number) => `${pieceKey}:${offset}`;
 
 class PeerConnectionActor {
   private readonly socket: net.Socket;
@@ -244,12 +244,9 @@ class PeerConnectionActor {
         out = Buffer.allocUnsafe(room * (PIPELINE_BLOCKS - this.outstanding.size + 1));
         at = 0;
       }
+      const start = at;
       at = writeBlockRequest(out, at, wanted.contentId, b.piece, b.offset, b.length);
-      if (this.ctx.tracer.on) {
-        const request = { contentId: wanted.contentId, piece: b.piece, offset: b.offset, length: b.length };
-        const bytes = p2p.v1.PeerFrame.encode({ blockRequest: request }).finish();
-        this.traceFrame('out', bytes, delimitedSize(bytes.length));
-      }
+      if (this.ctx.tracer.on) this.traceFrame('out', bodyOf(out.subarray(start, at)), at - start);
     }
     if (out) this.write(out.subarray(0, at));
   }
