@@ -2,7 +2,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { Bitfield } from '../../src/core/bitfield';
-import { availability, pickPiece, planPicks, type PeerView } from '../../src/core/picker';
+import { MissingByAvailability, availability, pickPiece, planPicks, type PeerView } from '../../src/core/picker';
 import { seededRng } from '../../src/core/rng';
 
 /** Fixtures as strings, one per peer: "1101" = holds pieces 0, 1 and 3. */
@@ -27,13 +27,14 @@ const swarm = fc.integer({ min: 1, max: 40 }).chain((pieces) => fc.record({
 const toRow = (r: boolean[]) => r.map((b) => (b ? '1' : '0')).join('');
 
 describe('rarest-first picker', () => {
-  it('picks a least-available missing piece, from a holder that can take it', () => {
-    fc.assert(fc.property(swarm, (s) => {
+  it('picks a least-available missing piece, from a holder that can take it (scanning, or from the index of missing pieces)', () => {
+    fc.assert(fc.property(swarm, fc.boolean(), (s, indexed) => {
       const view = peers(...s.rows.map(toRow));
       const have = bits(toRow(s.have));
       const inFlight = new Set(s.inFlight);
       const canTake = (id: string) => !s.busy[Number(id.slice(1))];
-      const pick = pickPiece({ have, inFlight, peers: view, canTake }, seededRng(s.seed));
+      const missing = indexed ? new MissingByAvailability(availability(s.pieces, view), have) : undefined;
+      const pick = pickPiece({ have, inFlight, peers: view, canTake, missing }, seededRng(s.seed));
       const counts = availability(s.pieces, view);
       const candidates = [...Array(s.pieces).keys()].filter((i) =>
         !have.has(i) && !inFlight.has(i) && view.some((p) => canTake(p.peerId) && p.have.has(i)));
@@ -104,6 +105,69 @@ describe('rarest-first picker', () => {
     const rng = seededRng(9);
     for (let i = 0; i < 100; i++) seen.add(pickPiece(input, rng, 'random')!.piece);
     assert.deepEqual([...seen].sort(), [1, 2, 3]);
+    const missing = new MissingByAvailability(availability(4, view), input.have);
+    const fromIndex = new Map<number, number>();
+    for (let i = 0; i < 3000; i++) {
+      const piece = pickPiece({ ...input, missing }, rng, 'random')!.piece;
+      fromIndex.set(piece, (fromIndex.get(piece) ?? 0) + 1);
+    }
+    assert.deepEqual([...fromIndex.keys()].sort(), [1, 2, 3]);
+    for (const n of fromIndex.values()) assert.ok(n > 850 && n < 1150, `random from the index is uneven: ${[...fromIndex.values()]}`);
+  });
+
+  it('keeps the index of missing pieces right as holders announce pieces and pieces arrive', () => {
+    const ops = fc.array(fc.tuple(fc.boolean(), fc.nat()), { maxLength: 60 });
+    fc.assert(fc.property(swarm, ops, (s, steps) => {
+      const view = peers(...s.rows.map(toRow));
+      const have = bits(toRow(s.have));
+      const missing = new MissingByAvailability(availability(s.pieces, view), have);
+      for (const [announce, n] of steps) {
+        const piece = n % s.pieces;
+        if (announce) {
+          // One more holder: a new peer holding just this piece.
+          const row = [...Array(s.pieces).keys()].map((i) => (i === piece ? '1' : '0')).join('');
+          view.push({ peerId: `p${view.length}`, have: bits(row) });
+          missing.holderAdded(piece);
+        } else if (!have.has(piece)) {
+          have.set(piece);
+          missing.remove(piece);
+        }
+      }
+      assert.deepEqual([...missing.counts], [...availability(s.pieces, view)]);
+      // Every pick from the index is one the full scan allows, until nothing is left to pick.
+      const counts = availability(s.pieces, view);
+      const inFlight = new Set<number>();
+      for (let i = 0; i < s.pieces; i++) {
+        const pick = pickPiece({ have, inFlight, peers: view, canTake: all, missing }, seededRng(s.seed + i));
+        const left = [...Array(s.pieces).keys()].filter((p) => !have.has(p) && !inFlight.has(p) && counts[p]! > 0);
+        if (left.length === 0) {
+          assert.equal(pick, undefined);
+          break;
+        }
+        assert.ok(pick && left.includes(pick.piece));
+        assert.equal(counts[pick.piece], Math.min(...left.map((p) => counts[p]!)));
+        inFlight.add(pick.piece);
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('from the index, chooses uniformly among the rarest pieces it can take', () => {
+    // Pieces 0-9 held by one peer, 10-19 by two; 0-5 already in flight: 6, 7, 8, 9 are the choice.
+    const view = peers('11111111111111111111', '00000000001111111111');
+    const have = bits('00000000000000000000');
+    const missing = new MissingByAvailability(availability(20, view), have);
+    const inFlight = new Set([0, 1, 2, 3, 4, 5]);
+    const rng = seededRng(11);
+    const counts = new Map<number, number>();
+    const draws = 20_000;
+    for (let i = 0; i < draws; i++) {
+      const piece = pickPiece({ have, inFlight, peers: view, canTake: all, missing }, rng)!.piece;
+      counts.set(piece, (counts.get(piece) ?? 0) + 1);
+    }
+    assert.deepEqual([...counts.keys()].sort((a, b) => a - b), [6, 7, 8, 9]);
+    const expected = draws / 4;
+    const chiSquare = [...counts.values()].reduce((sum, c) => sum + (c - expected) ** 2 / expected, 0);
+    assert.ok(chiSquare < 16.27, `chi-square ${chiSquare.toFixed(2)} (3 degrees of freedom, p = 0.001)`);
   });
 
   it('plans several picks without repeating a piece or overfilling a peer', () => {

@@ -25,7 +25,7 @@ import { Bitfield, bitfieldFromBytes } from '../../core/bitfield';
 import { contentId as computeContentId, pieceLength, validateManifest, type ManifestData } from '../../core/manifest';
 import { hex } from '../../core/hex';
 import { checkFileName } from '../../core/file-name';
-import { availability, pickDuplicate, pickPiece, type PeerView, type PieceInFlight, type PiecePolicy } from '../../core/picker';
+import { MissingByAvailability, availability, pickDuplicate, pickPiece, type PeerView, type PieceInFlight, type PiecePolicy } from '../../core/picker';
 import type { Rng } from '../../core/rng';
 import { BUSY_REASON } from './peer-connection';
 
@@ -111,8 +111,11 @@ class DownloadSessionActor {
   private manifest?: ManifestData;
   private have?: Bitfield;
   private readonly peers = new Map<string, PeerState>();
-  /** How many peers hold each piece, kept between picks: computed again only when the tracker's map changes. */
-  private availabilityCache?: Uint32Array;
+  /**
+   * The pieces we lack by how many peers hold each, kept between picks (as
+   * pieces arrive and peers say Have); made again when the tracker's map changes.
+   */
+  private missing?: MissingByAvailability;
   /** Piece -> the peers fetching it now. */
   private readonly inFlight = new Map<number, Set<string>>();
   private bytesInFlight = 0;
@@ -230,7 +233,7 @@ class DownloadSessionActor {
     for (const [idHex, peer] of this.peers) {
       if (!seen.has(idHex) && !peer.connection && !peer.dialing) this.peers.delete(idHex);
     }
-    this.availabilityCache = undefined;
+    this.missing = undefined;
   }
 
   /** Fetches the manifest from a random holder and checks it against the content id. */
@@ -287,6 +290,7 @@ class DownloadSessionActor {
     }
     this.manifest = manifest;
     this.have = bitfieldFromBytes(manifest.pieceHashes.length, opened.have ?? undefined, !!opened.complete);
+    this.missing = undefined;
     this.bytesHave = this.have.missing().length === 0 ? manifest.size : this.countBytes();
     if (opened.complete) {
       this.finish(true, '', opened.path ?? '');
@@ -391,8 +395,8 @@ class DownloadSessionActor {
     if (!this.have || !this.manifest || this.finished) return;
     const views: PeerView[] = [];
     for (const [peerId, p] of this.peers) views.push({ peerId, have: p.have });
-    const rarest = this.props.policy === 'rarest' || this.props.policy === undefined;
-    const counts = rarest ? (this.availabilityCache ??= availability(this.have.length, views)) : undefined;
+    const missing = this.props.policy === 'sequential' ? undefined
+      : (this.missing ??= new MissingByAvailability(availability(this.have.length, views), this.have));
     const inFlight = new Set(this.inFlight.keys());
     const roomFor = (peer: PeerState) => peer.inFlight.size < this.slotsOf(peer) && this.bytesInFlight < MAX_BYTES_IN_FLIGHT;
     for (;;) {
@@ -400,7 +404,7 @@ class DownloadSessionActor {
         have: this.have,
         inFlight,
         peers: views,
-        availability: counts,
+        missing,
         canTake: (id) => { const p = this.peers.get(id); return this.usable(p) && roomFor(p); },
         exclude: this.failedPairs.size === 0 && this.busyPairs.size === 0 ? undefined : (id, piece) => this.excluded(id, piece),
       }, cryptoRng, this.props.policy ?? 'rarest');
@@ -490,6 +494,7 @@ class DownloadSessionActor {
       this.release(piece, peerId);
     }
     this.have.set(piece);
+    this.missing?.remove(piece);
     this.bytesHave += pieceLength(this.manifest!, piece);
     this.lastUsefulAt = now;
     this.ctx.tell(this.props.endpoint, { broadcastHave: { contentId: this.contentId, piece } });
@@ -541,7 +546,7 @@ class DownloadSessionActor {
     if (!peer || !this.have || piece >= peer.have.length || peer.have.has(piece)) return;
     peer.have.set(piece);
     peer.heard.add(piece);
-    if (this.availabilityCache) this.availabilityCache[piece]!++;
+    this.missing?.holderAdded(piece);
     if (!this.have.has(piece) && !this.inFlight.has(piece)) this.fill();
   }
 
