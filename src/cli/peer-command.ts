@@ -76,6 +76,14 @@ export async function runPeer(argv: string[]): Promise<number> {
   let exit!: (code: number) => void;
   let running: RunningPeer | undefined;
   const exited = new Promise<number>((resolve) => { exit = resolve; });
+  // Ctrl+C and SIGTERM mean !sair. Listened for before the peer starts, not after it
+  // says "listening": a signal sent the moment that line shows (or during start-up)
+  // then still leaves cleanly (the tracker told) instead of killing the process.
+  let signalled = false;
+  let onSignal = () => { signalled = true; };
+  const signal = () => onSignal();
+  process.once('SIGINT', signal);
+  process.once('SIGTERM', signal);
   const peer = await startPeer({
     trackerHost: tracker.host, trackerPort: tracker.port, ownIp, port, dir, maxUpBytesPerSec: maxUp, maxDownBytesPerSec: maxDown,
     pieceSize, announceIntervalMs, policy, bindHost: flags.bind !== undefined ? String(flags.bind) : undefined,
@@ -99,9 +107,8 @@ export async function runPeer(argv: string[]): Promise<number> {
   running = peer;
   const toRepl = (text: string) => peer.system.tell(peer.repl, { line: { text } });
   input.stream(toRepl, () => peer.system.tell(peer.repl, { inputClosed: {} }));
-  const onSignal = () => toRepl('!sair');
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  onSignal = () => toRepl('!sair');
+  if (signalled) onSignal();
   const code = await exited;
   input.close();
   await peer.stop();

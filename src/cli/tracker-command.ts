@@ -42,6 +42,13 @@ export async function runTracker(argv: string[]): Promise<number> {
     throw new UsageError('--interval-ms: a whole number of milliseconds, at least 100');
   }
   const short = (id: Uint8Array | null | undefined) => hex(id ?? new Uint8Array(0)).slice(0, 8);
+  // Listening for Ctrl+C and SIGTERM before starting, not after saying "listening": a
+  // signal sent the moment that line shows (or during start-up) stops the tracker
+  // cleanly instead of killing it outright.
+  const stopAsked = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const tracker = await startTracker({
     host, port, announceIntervalMs: intervalMs,
     trace: flags.trace !== undefined ? { target: String(flags.trace), payloads: !!flags['trace-payloads'] } : undefined,
@@ -58,10 +65,7 @@ export async function runTracker(argv: string[]): Promise<number> {
   });
   const shown = tracker.ip.includes(':') ? `[${tracker.ip}]` : tracker.ip;
   process.stdout.write(t.trackerListening(`${shown}:${tracker.port}`) + '\n');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopAsked;
   await tracker.stop();
   return 0;
 }

@@ -1,11 +1,12 @@
 // `p2p tracker` as users run it: flags or prompts, a real socket, Ctrl+C.
 import { strict as assert } from 'node:assert';
-import { killAll, startP2p } from '../helpers/processes';
+import { killAll, makeDirs, removeScratch, startP2p, startTracker } from '../helpers/processes';
 import { RawTrackerClient } from '../helpers/tracker-client';
 
 describe('p2p tracker (spawned bin/p2p.js)', function () {
   this.timeout(30_000);
   afterEach(killAll);
+  after(removeScratch);
 
   async function answersAndStops(proc: ReturnType<typeof startP2p>): Promise<void> {
     const line = await proc.waitFor(/udp:\/\/127\.0\.0\.1:\d+/);
@@ -31,6 +32,29 @@ describe('p2p tracker (spawned bin/p2p.js)', function () {
     await proc.waitFor(/Tracker IP:/);
     await proc.waitFor(/Tracker port/);
     await answersAndStops(proc);
+  });
+
+  it('stops cleanly on a SIGTERM sent the moment it says it listens (its handler comes first)', async () => {
+    // The handler used to be set just after that line, and a quick enough signal killed it.
+    for (let i = 0; i < 5; i++) {
+      const proc = startP2p('tracker', ['tracker', '--host', '127.0.0.1', '--port', '0']);
+      await proc.waitFor(/udp:\/\/127\.0\.0\.1:\d+/);
+      proc.kill('SIGTERM');
+      const code = await proc.exited;
+      assert.equal(code, 0, `run ${i}: exit ${code ?? proc.child.signalCode}; last lines:\n${proc.tail()}`);
+    }
+  });
+
+  it('a peer, too, leaves cleanly on a SIGTERM sent the moment it says it listens', async () => {
+    const dirs = makeDirs('p');
+    const { address } = await startTracker();
+    for (let i = 0; i < 5; i++) {
+      const proc = startP2p('peer', ['peer', '--tracker', address, '--ip', '127.0.0.1', '--dir', dirs.p!]);
+      await proc.waitFor(/listening on tcp:\/\//);
+      proc.kill('SIGTERM');
+      const code = await proc.exited;
+      assert.equal(code, 0, `run ${i}: exit ${code ?? proc.child.signalCode}; last lines:\n${proc.tail()}`);
+    }
   });
 
   it('says why it cannot start, and exits 2', async () => {
