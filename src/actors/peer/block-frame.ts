@@ -38,11 +38,6 @@ export function blockFrameWithoutData(contentId: Uint8Array, piece: number, offs
 
 const traceWriter = Writer.create();
 
-/** Whether a PeerFrame's bytes begin with a Block (the only frame sent in bulk). */
-export function startsAsBlockFrame(frame: Uint8Array): boolean {
-  return frame[0] === PEER_FRAME_BLOCK;
-}
-
 function encodeBlockHead(contentId: Uint8Array, piece: number, offset: number, dataLength: number, delimited: boolean, w = Writer.create()): Writer {
   // Proto3 leaves out fields at their default value, and so does this.
   let blockLength = 0;

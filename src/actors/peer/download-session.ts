@@ -421,8 +421,8 @@ class DownloadSessionActor {
     let room = false;
     for (const peer of this.peers.values()) if (this.usable(peer) && roomFor(peer)) room = true;
     if (!room) return;
-    const missing = this.have!.length - this.have!.count();
-    const everythingAsked = this.inFlight.size >= missing;
+    const lacking = this.have!.length - this.have!.count();
+    const everythingAsked = this.inFlight.size >= lacking;
     const now = Date.now();
     const flights: PieceInFlight[] = [];
     for (const [piece, holders] of this.inFlight) {

@@ -17,7 +17,7 @@ import { FrameDecoder, bodyOf, delimit, delimitedSize } from '../../core/frame-c
 import { blocksOfPiece } from '../../core/manifest';
 import { hex } from '../../core/hex';
 import {
-  blockFrameHead, blockFrameWithoutData, maxBlockRequestBytes, readBulkFrame, startsAsBlockFrame, writeBlockRequest, type BulkFrame,
+  blockFrameHead, blockFrameWithoutData, maxBlockRequestBytes, readBulkFrame, writeBlockRequest, type BulkFrame,
 } from './block-frame';
 import { givePieceBuffer, takePieceBuffer } from './piece-buffers';
 import { ServingWindows, type ServingWindow, type WindowRead } from './serving-windows';
@@ -552,13 +552,13 @@ class PeerConnectionActor {
         if (this.closed) return;
         continue;
       }
-      // A Block is used at once (its data copied into the piece); any other
-      // frame may be kept (a peer id, a request's content id), so it is copied.
-      if (transient && !startsAsBlockFrame(bytes)) bytes = Uint8Array.from(bytes);
+      // Frames that reach protobufjs are the rare ones (every kind but Block and
+      // BlockRequest, and those encoded unusually) and may be kept (a peer id, a
+      // content id): out of a reused read buffer they are copied first.
+      if (transient) bytes = Uint8Array.from(bytes);
       let frame: p2p.v1.PeerFrame;
       try {
         frame = p2p.v1.PeerFrame.decode(bytes);
-        if (transient && frame.body !== 'block' && startsAsBlockFrame(bytes)) frame = p2p.v1.PeerFrame.decode(Uint8Array.from(bytes));
       } catch (err) {
         if (this.ctx.tracer.on) this.traceFrame('in', bytes.subarray(0, 1024), bytes.length);
         this.fatal(`undecodable frame: ${(err as Error).message}`);
