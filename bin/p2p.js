@@ -9,6 +9,8 @@ if (!fs.existsSync(entry)) {
     path.join(__dirname, '..') + '\n');
   process.exit(2);
 }
+// Compiled code of earlier starts is used again (see compile-cache.ts).
+require(path.join(__dirname, '..', 'dist', 'src', 'runtime', 'compile-cache.js')).enableCompileCache(`main-${process.argv[2] || ''}`);
 // Output piped into `head` and the like may close early: that is not an error.
 process.stdout.on('error', (err) => { if (err && err.code === 'EPIPE') process.exit(0); throw err; });
 require(entry).main(process.argv.slice(2)).then(

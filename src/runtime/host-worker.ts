@@ -2,12 +2,18 @@
 // hosts, spawn, stats, shutdown) is exposed to the main thread with comlink;
 // the data plane is the MessagePorts handed over by `connect`.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/umd/node-adapter';
-import { HostRuntime } from './host';
-import { loadCatalog, type HostWorkerData, type HostControl } from './catalog';
+import { enableCompileCache } from './compile-cache';
+import type { HostWorkerData, HostControl } from './catalog';
 
 const data = workerData as HostWorkerData;
+// Before anything else loads, so that it loads from the code cache too.
+enableCompileCache(`host-${data.hostNames[data.index]}`);
+/* eslint-disable @typescript-eslint/no-require-imports */
+const Comlink = require('comlink') as typeof import('comlink');
+const nodeEndpoint = require('comlink/dist/umd/node-adapter') as typeof import('comlink/dist/umd/node-adapter').default; // UMD: the function itself
+const { HostRuntime } = require('./host') as typeof import('./host');
+const { loadCatalog } = require('./catalog') as typeof import('./catalog');
+/* eslint-enable @typescript-eslint/no-require-imports */
 const { registry, behaviors } = loadCatalog(data.protocolModule, data.catalogModules);
 const host = new HostRuntime(data.index, data.hostNames, registry, behaviors);
 
