@@ -166,13 +166,16 @@ class ReplActor {
       this.say(this.t.busy);
       return;
     }
-    const catalog = await this.ctx.ask(this.props.tracker, { query: { contentId: new Uint8Array(0) } }, p2p.v1.SwarmView, ASK_TIMEOUT_MS)
-      .catch((err: Error) => ({ error: err.message, files: [] }) as p2p.v1.SwarmView.$Properties);
+    // Both at once: each is a round trip to another thread.
+    const [catalog, holdings] = await Promise.all([
+      this.ctx.ask(this.props.tracker, { query: { contentId: new Uint8Array(0) } }, p2p.v1.SwarmView, ASK_TIMEOUT_MS)
+        .catch((err: Error) => ({ error: err.message, files: [] }) as p2p.v1.SwarmView.$Properties),
+      this.ctx.ask(this.props.store, { listHoldings: {} }, p2p.v1.Holdings, 60_000),
+    ]);
     if (catalog.error) {
       this.say(this.t.trackerUnreachable(catalog.error));
       return;
     }
-    const holdings = await this.ctx.ask(this.props.store, { listHoldings: {} }, p2p.v1.Holdings, 60_000);
     const complete = new Set((holdings.files ?? []).filter((f) => f.complete).map((f) => hex(f.contentId ?? new Uint8Array(0))));
     const inNetwork = catalog.files ?? [];
     const wanted = inNetwork.filter((f) => (!name || f.name === name) && !complete.has(hex(f.contentId ?? new Uint8Array(0))));

@@ -53,6 +53,7 @@ export const TrackerClient = defineBehavior<Command, TrackerClientProps>({
 class TrackerClientActor {
   private socket?: dgram.Socket;
   private token?: { bytes: Uint8Array; expiresAt: number };
+  private tokenFetch?: Promise<Uint8Array>;
   private readonly pending = new Map<number, (packet: p2p.v1.TrackerPacket) => void>();
   private readonly peerId: Buffer;
   private readonly peerKey: Buffer;
@@ -73,6 +74,8 @@ class TrackerClientActor {
     socket.on('error', (err) => this.ctx.log(`tracker socket error: ${err.message}`));
     await new Promise<void>((resolve) => socket.bind(0, resolve));
     this.socket = socket;
+    // Fetched now, the token is there when the first announce or query comes: one round trip each, not two.
+    this.connectionToken().catch(() => undefined);
   }
 
   stopped(): void {
@@ -152,8 +155,14 @@ class TrackerClientActor {
     this.reachable = ok;
   }
 
-  private async connectionToken(): Promise<Uint8Array> {
-    if (this.token && this.token.expiresAt > Date.now()) return this.token.bytes;
+  /** A token that is still good, or the one being fetched: requests meanwhile share one fetch. */
+  private connectionToken(): Promise<Uint8Array> {
+    if (this.token && this.token.expiresAt > Date.now()) return Promise.resolve(this.token.bytes);
+    this.tokenFetch ??= this.fetchToken().finally(() => { this.tokenFetch = undefined; });
+    return this.tokenFetch;
+  }
+
+  private async fetchToken(): Promise<Uint8Array> {
     const reply = await this.request({ connectRequest: { protocolVersion: PROTOCOL_VERSION } });
     const r = reply.connectResponse;
     if (!r?.connectionToken?.length) throw new TrackerRequestError('the tracker sent no connection token');
