@@ -39,11 +39,7 @@ export function blockFrameWithoutData(contentId: Uint8Array, piece: number, offs
 const traceWriter = Writer.create();
 
 function encodeBlockHead(contentId: Uint8Array, piece: number, offset: number, dataLength: number, delimited: boolean, w = Writer.create()): Writer {
-  // Proto3 leaves out fields at their default value, and so does this.
-  let blockLength = 0;
-  if (contentId.length) blockLength += 1 + varintSize(contentId.length) + contentId.length;
-  if (piece) blockLength += 1 + varintSize(piece);
-  if (offset) blockLength += 1 + varintSize(offset);
+  let blockLength = sharedFieldsLength(contentId, piece, offset);
   if (dataLength) blockLength += 1 + varintSize(dataLength) + dataLength;
   if (delimited) w.uint32(1 + varintSize(blockLength) + blockLength);
   w.uint32(PEER_FRAME_BLOCK).uint32(blockLength);
@@ -131,10 +127,7 @@ export function maxBlockRequestBytes(contentIdLength: number): number {
  * byte goes. `out` has room for `maxBlockRequestBytes` from `at`.
  */
 export function writeBlockRequest(out: Uint8Array, at: number, contentId: Uint8Array, piece: number, offset: number, length: number): number {
-  let body = 0;
-  if (contentId.length) body += 1 + varintSize(contentId.length) + contentId.length;
-  if (piece) body += 1 + varintSize(piece);
-  if (offset) body += 1 + varintSize(offset);
+  let body = sharedFieldsLength(contentId, piece, offset);
   if (length) body += 1 + varintSize(length);
   at = writeVarint(out, at, 1 + varintSize(body) + body);
   out[at++] = PEER_FRAME_BLOCK_REQUEST;
@@ -149,6 +142,15 @@ export function writeBlockRequest(out: Uint8Array, at: number, contentId: Uint8A
   if (offset) at = writeVarint(out, writeTag(out, at, BLOCK_OFFSET), offset);
   if (length) at = writeVarint(out, writeTag(out, at, REQUEST_LENGTH), length);
   return at;
+}
+
+/** Bytes of the fields a Block and a BlockRequest share; proto3 leaves out those at their default value, and so does this. */
+function sharedFieldsLength(contentId: Uint8Array, piece: number, offset: number): number {
+  let n = 0;
+  if (contentId.length) n += 1 + varintSize(contentId.length) + contentId.length;
+  if (piece) n += 1 + varintSize(piece);
+  if (offset) n += 1 + varintSize(offset);
+  return n;
 }
 
 function writeTag(out: Uint8Array, at: number, tag: number): number {
