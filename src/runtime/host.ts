@@ -11,7 +11,8 @@ import {
   decodeHostMessage, encodeDelivery, encodeSpawn, encodeStop, encodeTraceBatch, ownsBuffer,
   type DecodedEnvelope, type EnvelopeHeader,
 } from './envelope';
-import { Tracer, emptied } from './tracer';
+import { SizeWriter } from './size-writer';
+import { MAX_TRACED_BODY_BYTES, Tracer } from './tracer';
 import { decide } from './supervision';
 import { TypeRegistry, typeName } from './type-registry';
 import {
@@ -166,20 +167,17 @@ export class HostRuntime {
     if (link) this.post(link, encodeTraceBatch(records));
   }
 
-  /**
-   * Measures same-thread messages for the trace: one writer, emptied each
-   * time, so a piece is copied into a buffer that stays instead of one grown
-   * anew for every piece.
-   */
-  private readonly traceWriter = Writer.create();
+  /** Measures same-thread messages for the trace, a piece's bytes counted, not copied. */
+  private readonly traceWriter = new SizeWriter(MAX_TRACED_BODY_BYTES);
 
   private traceDelivery(envelope: DecodedEnvelope): void {
     const from = envelope.from?.id ?? 'system';
     const type = this.registry.get<unknown>(envelope.type);
     if (envelope.message) {
       // Never encoded (same thread): the case from the object, the size from a writer.
-      const bodyCase = type ? String((type.fromObject(envelope.message as Record<string, unknown>) as { body?: string }).body ?? '') : '';
-      const writer = type ? type.encode(envelope.message, emptied(this.traceWriter)) : Writer.create();
+      const bodyCase = type ? bodyCaseOf(type, envelope.message) : '';
+      const writer = this.traceWriter.emptied();
+      if (type) type.encode(envelope.message, writer);
       this.tracer.localActor(from, envelope.to.id, envelope.type, bodyCase, writer, !!envelope.isReply);
       return;
     }
@@ -650,4 +648,19 @@ function cancelOf(timers: Set<NodeJS.Timeout>, t: NodeJS.Timeout): Cancellable {
 
 function isPromise(value: unknown): value is Promise<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as Promise<unknown>).then === 'function';
+}
+
+const bodyGetters = new WeakMap<object, ((this: object) => unknown) | undefined>();
+/**
+ * The oneof case of a message still in object form, read by the type's own
+ * `body` getter (protobufjs' oneof getter works on any object with the fields):
+ * no copy of the message, as fromObject would make, for each traced delivery.
+ */
+function bodyCaseOf(type: object, message: object): string {
+  if (!bodyGetters.has(type)) {
+    const prototype = (type as { prototype?: object }).prototype;
+    bodyGetters.set(type, prototype ? Object.getOwnPropertyDescriptor(prototype, 'body')?.get : undefined);
+  }
+  const getter = bodyGetters.get(type);
+  return getter ? String(getter.call(message) ?? '') : '';
 }

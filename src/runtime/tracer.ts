@@ -7,6 +7,7 @@
 import { Writer } from 'protobufjs/minimal';
 import { p2p } from '../gen/proto';
 import { varintSize, writeVarint } from '../core/frame-codec';
+import type { SizeWriter } from './size-writer';
 
 /** zlib's CRC-32, loaded when a trace first needs it: every thread runs a tracer, few ever trace. */
 let crc32: ((data: Uint8Array) => number) | undefined;
@@ -79,7 +80,7 @@ const WIRE_PAYLOAD_CRC32 = (12 << 3) | 5;
 const BATCH_BYTES = 64 * 1024;
 const FLUSH_MS = 100;
 /** Actor message bodies up to this size are kept in the trace. */
-const MAX_BODY_BYTES = 512;
+export const MAX_TRACED_BODY_BYTES = 512;
 
 export class Tracer implements TraceRecorder {
   on = false;
@@ -167,19 +168,18 @@ export class Tracer implements TraceRecorder {
 
   actor(from: string, to: string, type: string, bodyCase: string, body: Uint8Array, reply: boolean): void {
     this.record({
-      actor: { from, to, type, bodyCase, bytes: body.length, reply, ...(body.length <= MAX_BODY_BYTES ? { body } : {}) },
+      actor: { from, to, type, bodyCase, bytes: body.length, reply, ...(body.length <= MAX_TRACED_BODY_BYTES ? { body } : {}) },
     });
   }
 
   /**
-   * The same record for a message that never became bytes (same thread): its
-   * encoded size is the writer's length, and only a body small enough to be
-   * kept is finished into bytes (a 256 KiB piece is never copied for this).
+   * The same record for a message that never became bytes (same thread),
+   * measured by a SizeWriter: only a body small enough to be kept is written
+   * out (a 256 KiB piece is counted, never copied, for this).
    */
-  localActor(from: string, to: string, type: string, bodyCase: string, body: Writer, reply: boolean): void {
-    this.record({
-      actor: { from, to, type, bodyCase, bytes: body.len, reply, ...(body.len <= MAX_BODY_BYTES ? { body: body.finish() } : {}) },
-    });
+  localActor(from: string, to: string, type: string, bodyCase: string, body: SizeWriter, reply: boolean): void {
+    const keep = body.whole && body.size <= MAX_TRACED_BODY_BYTES;
+    this.record({ actor: { from, to, type, bodyCase, bytes: body.size, reply, ...(keep ? { body: body.finish() } : {}) } });
   }
 
   spawned(id: string, behavior: string): void {
