@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { killAll, makeDirs, removeScratch, startP2p, startPeer, startTracker } from '../helpers/processes';
+import { FakePeer } from '../helpers/fake-peer';
 
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -40,6 +41,32 @@ describe('swarm end to end (spawned bin/p2p.js)', function () {
     await l1.waitFor(/big\.bin: 32\/32 pieces \(complete\)/);
     for (const p of [l1, l2, seed]) p.send('!sair');
     assert.deepEqual(await Promise.all([l1.exited, l2.exited, seed.exited]), [0, 0, 0]);
+  });
+
+  it('sends Have frames to a peer that lacks pieces, none to one the tracker lists as holding the whole file', async () => {
+    const data = randomBytes(16 * 64 * 1024);
+    const whole = new FakePeer([{ name: 'h.bin', data, pieceSize: 64 * 1024 }]);
+    const partial = new FakePeer([{ name: 'h.bin', data, pieceSize: 64 * 1024 }], () => false, true);
+    const dirs = makeDirs('leech');
+    const tracker = await startTracker();
+    try {
+      await whole.start(tracker.port);
+      await partial.start(tracker.port);
+      const leech = await startPeer('leech', tracker.address, dirs.leech!);
+      leech.send('!baixar h.bin');
+      await leech.waitFor(/h\.bin complete in/, 60_000);
+      assert.ok(Buffer.compare(fs.readFileSync(path.join(dirs.leech!, 'h.bin')), data) === 0, 'byte-identical');
+      await new Promise((r) => setTimeout(r, 300)); // the last Have frames on their way
+      assert.equal(whole.connections, 1);
+      assert.equal(partial.connections, 1);
+      assert.deepEqual(whole.havesReceived, [], 'no Have frame to the holder of every piece');
+      // The partial holder hears of every piece the leecher got, the one it lacks included.
+      assert.deepEqual([...new Set(partial.havesReceived)].sort((a, b) => a - b), [...Array(16).keys()]);
+      leech.send('!sair');
+      assert.equal(await leech.exited, 0);
+    } finally {
+      await Promise.all([whole.stop(), partial.stop()]);
+    }
   });
 
   it('finishes a download from the other holder when one is killed mid-transfer', async () => {

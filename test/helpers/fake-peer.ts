@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { p2p } from '../../src/gen/proto';
 import { FrameDecoder, delimit } from '../../src/core/frame-codec';
+import { Bitfield } from '../../src/core/bitfield';
 import { contentId, pieceCount, type ManifestData } from '../../src/core/manifest';
 import { RawTrackerClient } from './tracker-client';
 
@@ -25,8 +26,14 @@ export class FakePeer {
   port = 0;
   blocksServed = 0;
   connections = 0;
+  /** Have frames received, per piece. */
+  readonly havesReceived: number[] = [];
 
-  constructor(files: FakeFile[], private readonly corrupt: (piece: number) => boolean = () => false) {
+  /**
+   * @param corrupt which pieces it serves with a flipped byte
+   * @param lacksLast it tells the tracker it lacks each file's last piece (and never serves it)
+   */
+  constructor(files: FakeFile[], private readonly corrupt: (piece: number) => boolean = () => false, private readonly lacksLast = false) {
     for (const f of files) {
       const hashes: Uint8Array[] = [];
       for (let at = 0; at < f.data.length; at += f.pieceSize) hashes.push(createHash('sha256').update(f.data.subarray(at, at + f.pieceSize)).digest());
@@ -46,10 +53,15 @@ export class FakePeer {
 
   private async announce(): Promise<void> {
     const connectionToken = await this.tracker!.token();
-    const files = [...this.files.values()].map(({ manifest, id }) => ({
-      contentId: id, name: manifest.name, size: manifest.size, pieceSize: manifest.pieceSize,
-      pieceCount: pieceCount(manifest.size, manifest.pieceSize), complete: true,
-    }));
+    const files = [...this.files.values()].map(({ manifest, id }) => {
+      const count = pieceCount(manifest.size, manifest.pieceSize);
+      const have = new Bitfield(count);
+      for (let i = 0; i < count - 1; i++) have.set(i);
+      return {
+        contentId: id, name: manifest.name, size: manifest.size, pieceSize: manifest.pieceSize, pieceCount: count,
+        ...(this.lacksLast ? { complete: false, have: have.toBytes() } : { complete: true }),
+      };
+    });
     await this.tracker!.request({ announceRequest: { connectionToken, peerId: this.peerId, peerKey: this.key, ip: '127.0.0.1', port: this.port, files } });
   }
 
@@ -66,10 +78,15 @@ export class FakePeer {
         const frame = p2p.v1.PeerFrame.decode(bytes);
         const idHex = Buffer.from(frame.manifestRequest?.contentId ?? frame.blockRequest?.contentId ?? []).toString('hex');
         const file = this.files.get(idHex);
+        if (frame.have) this.havesReceived.push(frame.have.piece ?? 0);
         if (frame.manifestRequest) {
           send({ manifestResponse: file ? { contentId: file.id, manifest: file.manifest } : { contentId: frame.manifestRequest.contentId } });
         } else if (frame.blockRequest && file) {
           const r = frame.blockRequest;
+          if (this.lacksLast && (r.piece ?? 0) === file.manifest.pieceHashes.length - 1) {
+            send({ blockRejected: { contentId: file.id, piece: r.piece, offset: r.offset, length: r.length, reason: 'not held here' } });
+            continue;
+          }
           const start = (r.piece ?? 0) * file.manifest.pieceSize + (r.offset ?? 0);
           const data = Buffer.from(file.data.subarray(start, start + (r.length ?? 0)));
           if (this.corrupt(r.piece ?? 0)) data[0] ^= 0xff;

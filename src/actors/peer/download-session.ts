@@ -217,11 +217,13 @@ class DownloadSessionActor {
       seen.add(idHex);
       const known = this.peers.get(idHex);
       if (known) {
+        const hadAll = known.have.length > 0 && known.have.isComplete();
         known.have = have;
         for (const i of known.heard) if (i < have.length) have.set(i);
         known.heard.clear();
         known.ip = p.ip ?? known.ip;
         known.port = p.port ?? known.port;
+        if (!hadAll && have.length > 0 && have.isComplete()) this.watch(known); // it has finished: no more Haves to it
       } else {
         this.peers.set(idHex, {
           id: p.peerId ?? new Uint8Array(0), ip: p.ip ?? '', port: p.port ?? 0, have, heard: new Set(), dialing: false,
@@ -344,7 +346,7 @@ class DownloadSessionActor {
       const r = await this.ctx.ask(this.props.endpoint, { dial: { peerId: peer.id, ip: peer.ip, port: peer.port } }, p2p.v1.DialResult, ASK_TIMEOUT_MS);
       if (r.error || !r.connection) throw new Error(r.error || 'no connection');
       peer.connection = r.connection as ConnectionRef;
-      this.ctx.tell(peer.connection, { watch: { contentId: this.contentId, session: this.ctx.self } });
+      this.watch(peer);
       return peer.connection;
     } catch (err) {
       peer.lastDialFailure = Date.now();
@@ -353,6 +355,13 @@ class DownloadSessionActor {
     } finally {
       peer.dialing = false;
     }
+  }
+
+  /** Has the peer's connection send us its Have frames for this file, and say whether it holds all of it. */
+  private watch(peer: PeerState): void {
+    if (!peer.connection) return;
+    const remoteHasAll = peer.have.length > 0 && peer.have.isComplete();
+    this.ctx.tell(peer.connection, { watch: { contentId: this.contentId, session: this.ctx.self, remoteHasAll } });
   }
 
   /** Opens connections to holders of pieces we lack, up to the limit. */

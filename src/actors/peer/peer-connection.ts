@@ -136,6 +136,8 @@ class PeerConnectionActor {
   private readonly pieces = new Map<string, PieceWanted>();
   private readonly manifestWaiters = new Map<string, Delivery[]>();
   private readonly watchers = new Map<string, SessionRef[]>();
+  /** Files (content id hex) the remote holds whole: no Have frame for them is sent. */
+  private readonly remoteHasAll = new Set<string>();
   // Serving:
   private readonly serveQueue: ServeRequest[] = [];
   /** Blocks queued to serve, per piece: a piece with blocks queued is admitted for all of them. */
@@ -192,13 +194,19 @@ class PeerConnectionActor {
         if (waiters.length === 1) this.send({ manifestRequest: { contentId: id } });
         break;
       }
-      case 'sendHave': this.send({ have: { contentId: m.sendHave!.contentId, piece: m.sendHave!.piece } }); break;
+      case 'sendHave': {
+        const { contentId, piece } = m.sendHave!;
+        if (!this.remoteHasAll.has(this.idHexOf(contentId ?? EMPTY))) this.send({ have: { contentId, piece } });
+        break;
+      }
       case 'watch': {
         const w = m.watch!;
         if (!w.session) break;
         const idHex = hex(w.contentId ?? new Uint8Array(0));
         const list = (this.watchers.get(idHex) ?? []).filter((s) => s.id !== w.session!.id);
         this.watchers.set(idHex, [...list, w.session as SessionRef]);
+        if (w.remoteHasAll) this.remoteHasAll.add(idHex);
+        else this.remoteHasAll.delete(idHex);
         break;
       }
       case 'close': this.close('closed on request'); break;

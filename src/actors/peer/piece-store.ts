@@ -229,38 +229,38 @@ class PieceStoreActor {
         else return reply({ have: existing.have.toBytes(), complete: existing.complete, path: existing.finalPath ?? existing.path });
       }
       const finalPath = this.pathInFolder(manifest.name);
-      if (await exists(finalPath)) throw new Error(`a different file named "${manifest.name}" already exists in ${this.dir}`);
       const partPath = finalPath + PART_SUFFIX;
-      const handle = await openForWriting(partPath);
+      // Both questions at once: each is a round trip to the file-system threads,
+      // and the first piece requests wait for this reply.
+      const [taken, state] = await Promise.all([exists(finalPath), readState(finalPath + STATE_SUFFIX)]);
+      if (taken) throw new Error(`a different file named "${manifest.name}" already exists in ${this.dir}`);
+      // A NAME.part is worth hashing again only when its state says it holds this very file.
+      const resumable = !!state && hex(state.contentId ?? new Uint8Array()) === hex(id);
+      const handle = resumable ? await openForWriting(partPath) : await open(partPath, 'w+');
       await handle.truncate(manifest.size);
       const count = pieceCount(manifest.size, manifest.pieceSize);
       const f: StoredFile = {
         id, idHex: hex(id), manifest, path: partPath, finalPath, have: new Bitfield(count), complete: false,
         handle: Promise.resolve(handle), writing: new Set(), pendingWrites: 0, unsyncedBytes: 0, finishing: false,
       };
-      await this.resume(f);
+      if (resumable) await this.resume(f);
       this.files.set(f.idHex, f);
       if (f.have.isComplete()) {
         // An empty file, or an interrupted download that had every piece already.
         await this.finalize(f);
         return reply({ have: f.have.toBytes(), complete: true, path: f.path });
       }
-      await this.saveState(f);
+      // Saved like after each piece (within STATE_SAVE_MS), not before the reply:
+      // a download stopped sooner than that had nothing to resume anyway.
+      this.scheduleStateSave(f);
       reply({ have: f.have.toBytes(), complete: false, path: finalPath });
     } catch (err) {
       reply({ error: (err as Error).message });
     }
   }
 
-  /** Keeps the pieces of an earlier NAME.part that still hash right. */
+  /** Keeps the pieces of an earlier NAME.part (its state names this file) that still hash right. */
   private async resume(f: StoredFile): Promise<void> {
-    let state: p2p.v1.PartState | undefined;
-    try {
-      state = p2p.v1.PartState.decode(await readFile(f.path.slice(0, -PART_SUFFIX.length) + STATE_SUFFIX));
-    } catch {
-      return; // nothing to resume, or an unreadable state: start afresh
-    }
-    if (hex(state.contentId ?? new Uint8Array()) !== f.idHex) return;
     const result = await this.jobs.run({ kind: 'file', path: f.path, pieceSize: f.manifest.pieceSize, size: f.manifest.size });
     if (result.kind !== 'file') return;
     result.hashes.forEach((h, i) => {
@@ -403,6 +403,15 @@ async function closeHandle(f: StoredFile): Promise<void> {
   const h = f.handle;
   f.handle = undefined;
   if (h) await (await h.catch(() => undefined))?.close().catch(() => undefined);
+}
+
+/** The resume state of an earlier download, when there is a readable one. */
+async function readState(p: string): Promise<p2p.v1.PartState | undefined> {
+  try {
+    return p2p.v1.PartState.decode(await readFile(p));
+  } catch {
+    return undefined; // nothing to resume, or an unreadable state: start afresh
+  }
 }
 
 async function exists(p: string): Promise<boolean> {
