@@ -1,8 +1,8 @@
 // V8's code cache for this project's own modules (and the packages it
 // loads from its node_modules): a module's compiled bytecode is kept on disk
 // and used again at the next start instead of parsing and compiling it anew.
-// A peer loads about 2 MiB of JavaScript on each of two threads before its
-// first block (1.5 MiB of it the generated protobuf code); compiling it, and
+// A peer loads about 1.2 MiB of JavaScript on each of two threads before its
+// first block (0.8 MiB of it the generated protobuf code); compiling it, and
 // each function the first time it runs, is a good part of its start-up (the
 // cache brings the first block of a download about 25 ms sooner here).
 //
