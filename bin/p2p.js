@@ -11,6 +11,10 @@ if (!fs.existsSync(entry)) {
 }
 // Compiled code of earlier starts is used again (see compile-cache.ts).
 require(path.join(__dirname, '..', 'dist', 'src', 'runtime', 'compile-cache.js')).enableCompileCache(`main-${process.argv[2] || ''}`);
+// A peer's worker thread boots while this thread loads the rest.
+if (process.argv[2] === 'peer' && !process.argv.includes('--help') && !process.argv.includes('-h')) {
+  require(path.join(__dirname, '..', 'dist', 'src', 'actors', 'peer', 'layout.js')).prestartPeer();
+}
 // Output piped into `head` and the like may close early: that is not an error.
 process.stdout.on('error', (err) => { if (err && err.code === 'EPIPE') process.exit(0); throw err; });
 require(entry).main(process.argv.slice(2)).then(

@@ -3,22 +3,16 @@
 // MessageChannel, and runs host 0 on the main thread itself. Control goes
 // through comlink; actor messages go over the channels as protobuf bytes.
 import { MessageChannel, Worker } from 'node:worker_threads';
-import * as path from 'node:path';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
 import type { HostRuntime, HostStats } from './host';
-import { loadCatalog, type HostControl, type HostWorkerData } from './catalog';
+import { loadCatalog, type HostControl } from './catalog';
+import { takeWorker, workerDataOf, type WorkerHostsOptions } from './worker-boot';
 import type { ActorRef, MessageClass, SpawnOptions } from './types';
 import type { Tracer } from './tracer';
 import type { p2p } from '../gen/proto';
 
-export interface SystemOptions {
-  /** Worker-thread hosts to start; the main thread is host 0, named "main". */
-  hosts: string[];
-  /** Absolute path of the generated protobuf module. */
-  protocolModule: string;
-  /** Absolute paths of modules exporting `behaviors`. */
-  catalogModules: string[];
+export interface SystemOptions extends WorkerHostsOptions {
   log?: (line: string) => void;
 }
 
@@ -36,21 +30,19 @@ export class ActorSystem {
   static async start(options: SystemOptions): Promise<ActorSystem> {
     const hostNames = ['main', ...options.hosts];
     // The workers boot (and load the catalog each) while this thread loads its own.
-    const workers: WorkerHost[] = options.hosts.map((_name, i) => {
-      const data: HostWorkerData = {
-        index: i + 1, hostNames, protocolModule: options.protocolModule, catalogModules: options.catalogModules,
-      };
-      const worker = new Worker(path.join(__dirname, 'host-worker.js'), { workerData: data });
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      worker.on('error', (err) => main.log(`[runtime] host ${hostNames[i + 1]} failed: ${err.stack ?? err.message}`));
-      return { worker, control: Comlink.wrap<HostControl>(nodeEndpoint(worker)), exited };
-    });
+    const booted = workerDataOf(options).map(takeWorker);
+    const workers: WorkerHost[] = booted.map(({ worker, exited }) => ({ worker, control: Comlink.wrap<HostControl>(nodeEndpoint(worker)), exited }));
     // Only now the host runtime (and with it the generated protobuf code), so
     // nothing this thread loads delays the workers' start.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { HostRuntime: Host } = require('./host') as typeof import('./host');
     const { registry, behaviors } = loadCatalog(options.protocolModule, options.catalogModules);
     const main = new Host(0, hostNames, registry, behaviors, options.log);
+    booted.forEach(({ worker, errors }, i) => {
+      const report = (err: Error) => main.log(`[runtime] host ${hostNames[i + 1]} failed: ${err.stack ?? err.message}`);
+      for (const err of errors.splice(0)) report(err);
+      worker.on('error', report);
+    });
     // Join every pair of hosts with a channel of their own.
     const joins: Promise<void>[] = [];
     for (let a = 0; a < hostNames.length; a++) {

@@ -66,4 +66,10 @@ describe('p2p tracker (spawned bin/p2p.js)', function () {
     await ended.waitFor(/input ended/);
     assert.equal(await ended.exited, 2);
   });
+
+  it('a peer given a bad option says why and exits 2: the worker thread it started early does not hold it', async () => {
+    const proc = startP2p('peer', ['peer', '--tracker', '127.0.0.1:9', '--ip', '127.0.0.1', '--max-up', 'fast']);
+    await proc.waitFor(/--max-up: "fast" is not a rate/);
+    assert.equal(await proc.exited, 2);
+  });
 });

@@ -13,11 +13,11 @@
 // by side on the loopback pair (256 MiB): three worker hosts (net, store,
 // sessions) spent 2.32 CPU seconds in the leecher, this one 1.73. The REPL
 // stays on the main thread, so a busy swarm never slows typing.
-import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { p2p } from '../../gen/proto';
 import type { ActorRef } from '../../runtime';
 import { ActorSystem } from '../../runtime/system';
+import { PEER_HOSTS, runtimePaths } from './layout';
 import type { PiecePolicy } from '../../core/picker';
 import type { HeartbeatProps } from './heartbeat';
 import type { PieceStoreProps } from './piece-store';
@@ -26,7 +26,6 @@ import type { TcpEndpointProps } from './tcp-endpoint';
 import type { TrackerClientProps } from './tracker-client';
 import type { TraceSession } from '../../trace/trace-session';
 
-export const PEER_HOSTS = ['swarm'] as const;
 export const ANNOUNCE_INTERVAL_MS = 3000;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const PACKAGE_VERSION: string = require('../../../../package.json').version;
@@ -61,17 +60,10 @@ export interface RunningPeer {
   stop(): Promise<void>;
 }
 
-export function runtimePaths(): { protocolModule: string; catalogModules: string[] } {
-  return {
-    protocolModule: path.join(__dirname, '..', '..', 'gen', 'proto.js'),
-    catalogModules: [path.join(__dirname, 'index.js')],
-  };
-}
-
 /** Starts the peer; `onReady` runs once it listens, before the REPL shows its prompt. */
 export async function startPeer(options: PeerOptions, console: ReplConsole,
   onReady: (peer: { peerIdHex: string; port: number }) => void = () => undefined): Promise<RunningPeer> {
-  // The system first: its worker boots while this thread loads the rest.
+  // The system first: its worker boots (if bin/p2p.js has not started it already) while this thread loads the rest.
   const system = await ActorSystem.start({ hosts: [...PEER_HOSTS], ...runtimePaths(), log: options.log });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { p2p: pb } = require('../../gen/proto') as typeof import('../../gen/proto'); // loaded by the system by now
