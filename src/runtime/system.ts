@@ -38,10 +38,10 @@ export class ActorSystem {
     const { HostRuntime: Host } = require('./host') as typeof import('./host');
     const { registry, behaviors } = loadCatalog(options.protocolModule, options.catalogModules);
     const main = new Host(0, hostNames, registry, behaviors, options.log);
-    booted.forEach(({ worker, errors }, i) => {
+    booted.forEach(({ worker, takeErrors }, i) => {
       const report = (err: Error) => main.log(`[runtime] host ${hostNames[i + 1]} failed: ${err.stack ?? err.message}`);
-      for (const err of errors.splice(0)) report(err);
       worker.on('error', report);
+      for (const err of takeErrors()) report(err);
     });
     // Join every pair of hosts with a channel of their own.
     const joins: Promise<void>[] = [];

@@ -19,8 +19,8 @@ export interface WorkerHostsOptions {
 export interface BootingWorker {
   worker: Worker;
   exited: Promise<void>;
-  /** Errors it raised before the system could log them. */
-  errors: Error[];
+  /** Stops holding the errors it raises, and hands over those it raised so far. */
+  takeErrors(): Error[];
 }
 
 const HOST_WORKER = path.join(__dirname, 'host-worker.js');
@@ -35,9 +35,15 @@ export function workerDataOf(options: WorkerHostsOptions): HostWorkerData[] {
 
 function bootWorker(data: HostWorkerData): BootingWorker {
   const worker = new Worker(HOST_WORKER, { workerData: data });
+  // An 'error' event nobody listens to would throw: held until the system can log them.
   const errors: Error[] = [];
-  worker.on('error', (err) => errors.push(err));
-  return { worker, errors, exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())) };
+  const hold = (err: Error) => errors.push(err);
+  worker.on('error', hold);
+  return {
+    worker,
+    exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+    takeErrors: () => { worker.off('error', hold); return errors.splice(0); },
+  };
 }
 
 /**
