@@ -98,6 +98,11 @@ interface PeerState {
   banned: boolean;
 }
 
+/** Whether a peer's map shows every piece (a map of no pieces, the file's size not known yet, does not). */
+function holdsAll(have: Bitfield): boolean {
+  return have.length > 0 && have.isComplete();
+}
+
 const cryptoRng: Rng = { nextInt: (bound) => randomInt(bound) };
 
 export const DownloadSession = defineBehavior<Command, DownloadSessionProps>({
@@ -217,13 +222,13 @@ class DownloadSessionActor {
       seen.add(idHex);
       const known = this.peers.get(idHex);
       if (known) {
-        const hadAll = known.have.length > 0 && known.have.isComplete();
+        const hadAll = holdsAll(known.have);
         known.have = have;
         for (const i of known.heard) if (i < have.length) have.set(i);
         known.heard.clear();
         known.ip = p.ip ?? known.ip;
         known.port = p.port ?? known.port;
-        if (!hadAll && have.length > 0 && have.isComplete()) this.watch(known); // it has finished: no more Haves to it
+        if (!hadAll && holdsAll(have)) this.watch(known); // it has finished: no more Haves to it
       } else {
         this.peers.set(idHex, {
           id: p.peerId ?? new Uint8Array(0), ip: p.ip ?? '', port: p.port ?? 0, have, heard: new Set(), dialing: false,
@@ -360,8 +365,7 @@ class DownloadSessionActor {
   /** Has the peer's connection send us its Have frames for this file, and say whether it holds all of it. */
   private watch(peer: PeerState): void {
     if (!peer.connection) return;
-    const remoteHasAll = peer.have.length > 0 && peer.have.isComplete();
-    this.ctx.tell(peer.connection, { watch: { contentId: this.contentId, session: this.ctx.self, remoteHasAll } });
+    this.ctx.tell(peer.connection, { watch: { contentId: this.contentId, session: this.ctx.self, remoteHasAll: holdsAll(peer.have) } });
   }
 
   /** Opens connections to holders of pieces we lack, up to the limit. */
